@@ -1,0 +1,194 @@
+//! The resilient client over `reqwest::blocking`, with the same semantics as the async
+//! [`Client`](crate::Client). Waits between attempts block the thread.
+//!
+//! Each attempt's time limit (the per-attempt timeout, or what is left of the deadline) is
+//! passed to reqwest as the request's timeout, since a blocking call cannot be interrupted
+//! from outside.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::blocking::Response;
+use reqwest::{IntoUrl, Method};
+use serde::Serialize;
+
+use crate::client::{Shared, prepare_idempotency};
+use crate::{Breaker, Call, ClientBuilder, ConfigError, Error};
+
+/// A blocking HTTP client with retries, a breaker and a budget; see
+/// [`Client`](crate::Client) for the rules. Do not use it inside an async runtime.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::blocking::Client,
+    shared: Arc<Shared>,
+}
+
+impl Client {
+    /// A client with the default policy, a breaker named `default` and its budget.
+    ///
+    /// # Errors
+    /// When reqwest cannot create its blocking client (field `http_client`).
+    pub fn new() -> Result<Self, ConfigError> {
+        Client::build(Client::builder())
+    }
+
+    /// The builder shared with the async client; finish it with [`Client::build`].
+    pub fn builder() -> ClientBuilder<'static> {
+        ClientBuilder::default()
+    }
+
+    /// Builds a blocking client from `builder` (its `http_client`, if set, is not used: pass a
+    /// blocking one with [`Client::with_http_client`]).
+    ///
+    /// # Errors
+    /// As [`ClientBuilder::build`].
+    pub fn build(builder: ClientBuilder<'_>) -> Result<Self, ConfigError> {
+        let http = reqwest::blocking::Client::builder()
+            .build()
+            .map_err(|err| ConfigError::new("http_client", err.to_string()))?;
+        Client::with_http_client(builder, http)
+    }
+
+    /// Builds a blocking client from `builder` that sends with `http`.
+    ///
+    /// # Errors
+    /// As [`ClientBuilder::build`].
+    pub fn with_http_client(
+        builder: ClientBuilder<'_>,
+        http: reqwest::blocking::Client,
+    ) -> Result<Self, ConfigError> {
+        Ok(Client {
+            http,
+            shared: Arc::new(builder.shared()?),
+        })
+    }
+
+    /// Starts a GET request.
+    pub fn get(&self, url: impl IntoUrl) -> RequestBuilder {
+        self.request(Method::GET, url)
+    }
+
+    /// Starts a POST request.
+    pub fn post(&self, url: impl IntoUrl) -> RequestBuilder {
+        self.request(Method::POST, url)
+    }
+
+    /// Starts a PUT request.
+    pub fn put(&self, url: impl IntoUrl) -> RequestBuilder {
+        self.request(Method::PUT, url)
+    }
+
+    /// Starts a DELETE request.
+    pub fn delete(&self, url: impl IntoUrl) -> RequestBuilder {
+        self.request(Method::DELETE, url)
+    }
+
+    /// Starts a request with any method.
+    pub fn request(&self, method: Method, url: impl IntoUrl) -> RequestBuilder {
+        RequestBuilder {
+            inner: self.http.request(method, url),
+            client: self.clone(),
+            operation: None,
+        }
+    }
+
+    /// The breaker guarding this client's requests.
+    pub fn breaker(&self) -> Option<&Arc<Breaker>> {
+        self.shared.breaker.as_ref()
+    }
+}
+
+/// A blocking request being built; [`send`](RequestBuilder::send) runs it with retries.
+#[derive(Debug)]
+#[must_use = "a request does nothing until it is sent"]
+pub struct RequestBuilder {
+    inner: reqwest::blocking::RequestBuilder,
+    client: Client,
+    operation: Option<String>,
+}
+
+impl RequestBuilder {
+    /// Adds a header.
+    pub fn header(self, key: &'static str, value: impl AsRef<str>) -> Self {
+        self.map(|b| b.header(key, value.as_ref()))
+    }
+
+    /// Sets a JSON body.
+    pub fn json<T: Serialize + ?Sized>(self, json: &T) -> Self {
+        self.map(|b| b.json(json))
+    }
+
+    /// Sets the body.
+    pub fn body(self, body: impl Into<reqwest::blocking::Body>) -> Self {
+        self.map(|b| b.body(body))
+    }
+
+    /// The operation name of this request in metrics.
+    pub fn operation(mut self, name: impl Into<String>) -> Self {
+        self.operation = Some(name.into());
+        self
+    }
+
+    /// Applies any other `reqwest::blocking::RequestBuilder` method.
+    pub fn map(
+        mut self,
+        f: impl FnOnce(reqwest::blocking::RequestBuilder) -> reqwest::blocking::RequestBuilder,
+    ) -> Self {
+        self.inner = f(self.inner);
+        self
+    }
+
+    /// Sends the request, retrying under the client's policy.
+    ///
+    /// # Errors
+    /// As [`crate::RequestBuilder::send`].
+    pub fn send(self) -> Result<Response, Error> {
+        let mut request = self.inner.build()?;
+        let shared = &*self.client.shared;
+        let method = request.method().clone();
+        let idempotent =
+            prepare_idempotency(&method, request.headers_mut(), shared.idempotency_keys);
+        let replayable = request.try_clone().is_some();
+        let policy = shared.policy_for(replayable);
+        let operation = self.operation.as_deref().unwrap_or(&shared.operation);
+        let mut call = Call::new(operation, &policy)
+            .sink(&*shared.sink)
+            .idempotent(idempotent);
+        if let Some(breaker) = &shared.breaker {
+            call = call.breaker(breaker);
+        }
+        if let Some(budget) = &shared.budget {
+            call = call.budget(budget);
+        }
+        let (template, mut single) = if replayable {
+            (Some(request), None)
+        } else {
+            (None, Some(request))
+        };
+        let mut attempts = 0;
+        let http = &self.client.http;
+        let response = call.run_blocking_classified(|limit: Option<Duration>| {
+            attempts += 1;
+            let mut attempt = match &template {
+                Some(template) => template.try_clone(),
+                None => single.take(),
+            }
+            .expect("a request without a replayable body has one attempt");
+            if let Some(limit) = limit {
+                let own = attempt.timeout().copied().unwrap_or(limit);
+                *attempt.timeout_mut() = Some(own.min(limit));
+            }
+            Ok::<_, Error>(http.execute(attempt)?)
+        })?;
+        match shared.status_error(response.status(), response.headers(), attempts) {
+            Some(err) => Err(err),
+            None => Ok(response),
+        }
+    }
+}
+
+impl crate::Classify for Response {
+    fn classify(&self) -> crate::Classification {
+        crate::classify::of_status(self.status(), self.headers())
+    }
+}

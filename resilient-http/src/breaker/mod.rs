@@ -1,0 +1,408 @@
+//! Circuit breakers: stop calling a backend that keeps failing, then probe it for recovery.
+//!
+//! Cost of the closed-state success path (what every healthy call pays): one atomic load of the
+//! state word to admit the call, and one atomic load of the consecutive-failure counter to
+//! record its success. No lock, no clock read, no allocation, unless a rate rule is configured
+//! (then one or two atomic writes, plus a clock read for a time window). Measured by
+//! `benches/overhead.rs`. Transitions are rare and serialise on a mutex, so that exactly one
+//! caller makes each transition and reports it.
+
+mod config;
+mod state;
+mod window;
+
+use std::fmt;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+pub use config::{BreakerConfig, WindowConfig};
+pub use state::BreakerState;
+
+use crate::metrics::{self, Event, EventKind, MetricsSink, NoopSink};
+use crate::{Clock, ConfigError, TokioClock};
+use state::Word;
+use window::Window;
+
+/// A named circuit breaker. Usually obtained from a [`Registry`](crate::Registry), which
+/// shares one breaker between every call that names it.
+///
+/// ```
+/// use resilient_http::{Breaker, BreakerConfig, BreakerState};
+///
+/// let config = BreakerConfig { consecutive_failures: Some(2), ..BreakerConfig::new() };
+/// let breaker = Breaker::new("payments", config)?;
+/// for _ in 0..2 {
+///     breaker.try_acquire().unwrap().record(true, None);
+/// }
+/// assert_eq!(breaker.state(), BreakerState::Open);
+/// assert!(breaker.try_acquire().is_err());
+/// # Ok::<(), resilient_http::ConfigError>(())
+/// ```
+pub struct Breaker {
+    name: Box<str>,
+    config: BreakerConfig,
+    word: AtomicU64,
+    consecutive_failures: AtomicU32,
+    window: Option<Window>,
+    /// When the open state ends, in nanoseconds since `origin`.
+    open_until: AtomicU64,
+    /// Trips since the breaker last closed, for the growing open duration.
+    trips: AtomicU32,
+    transition: Mutex<()>,
+    origin: Instant,
+    clock: Arc<dyn Clock>,
+    sink: Arc<dyn MetricsSink>,
+}
+
+impl fmt::Debug for Breaker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Breaker")
+            .field("name", &self.name)
+            .field("state", &self.state())
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A call the breaker refused; see [`Breaker::try_acquire`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rejected {
+    /// How long until the breaker may admit a probe (zero when forced open or when every probe
+    /// is already taken).
+    pub retry_in: Duration,
+}
+
+impl Breaker {
+    /// A breaker on the tokio clock, reporting to no sink.
+    ///
+    /// # Errors
+    /// The first invalid field of `config`.
+    pub fn new(name: impl Into<String>, config: BreakerConfig) -> Result<Self, ConfigError> {
+        Breaker::with_parts(
+            name.into(),
+            config,
+            Arc::new(TokioClock),
+            Arc::new(NoopSink),
+        )
+    }
+
+    pub(crate) fn with_parts(
+        name: String,
+        config: BreakerConfig,
+        clock: Arc<dyn Clock>,
+        sink: Arc<dyn MetricsSink>,
+    ) -> Result<Self, ConfigError> {
+        config.validate()?;
+        Ok(Breaker {
+            name: name.into_boxed_str(),
+            window: config.uses_window().then(|| Window::new(config.window)),
+            config,
+            word: AtomicU64::new(Word::new(0, BreakerState::Closed).0),
+            consecutive_failures: AtomicU32::new(0),
+            open_until: AtomicU64::new(0),
+            trips: AtomicU32::new(0),
+            transition: Mutex::new(()),
+            origin: clock.now(),
+            clock,
+            sink,
+        })
+    }
+
+    /// The breaker's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its configuration.
+    pub fn config(&self) -> &BreakerConfig {
+        &self.config
+    }
+
+    /// Its current state. An open breaker whose open duration has passed still reads `Open`
+    /// until a call arrives and moves it to `HalfOpen`.
+    pub fn state(&self) -> BreakerState {
+        self.load().state()
+    }
+
+    /// Whether [`Permit::record`] wants the call's latency (a slow-call rule is configured).
+    pub fn needs_latency(&self) -> bool {
+        self.config.slow_call_rate_threshold.is_some()
+    }
+
+    /// Asks to make one call.
+    ///
+    /// # Errors
+    /// [`Rejected`] when the breaker is open or forced open, or half-open with every probe
+    /// taken.
+    #[inline]
+    pub fn try_acquire(&self) -> Result<Permit<'_>, Rejected> {
+        self.acquire(None)
+    }
+
+    pub(crate) fn acquire<'a>(
+        &'a self,
+        operation: Option<&'a str>,
+    ) -> Result<Permit<'a>, Rejected> {
+        let mut word = self.load();
+        loop {
+            match word.state() {
+                BreakerState::Closed | BreakerState::Disabled => {
+                    return Ok(self.permit(word, false, operation));
+                }
+                BreakerState::ForcedOpen => {
+                    return Err(Rejected {
+                        retry_in: Duration::ZERO,
+                    });
+                }
+                BreakerState::Open => {
+                    let wait = self.open_remaining();
+                    if !wait.is_zero() {
+                        return Err(Rejected { retry_in: wait });
+                    }
+                    self.transition(word, BreakerState::HalfOpen, operation);
+                    word = self.load();
+                }
+                BreakerState::HalfOpen => {
+                    if word.admitted() >= self.config.half_open_probes {
+                        return Err(Rejected {
+                            retry_in: Duration::ZERO,
+                        });
+                    }
+                    let admitted = word.with_admitted(word.admitted() + 1);
+                    match self.cas(word, admitted) {
+                        Ok(()) => return Ok(self.permit(admitted, true, operation)),
+                        Err(actual) => word = actual,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Opens the breaker until [`reset`](Breaker::reset): every call is rejected.
+    pub fn force_open(&self) {
+        self.transition_from_any(BreakerState::ForcedOpen);
+    }
+
+    /// Switches the breaker off until [`reset`](Breaker::reset): every call is admitted.
+    pub fn disable(&self) {
+        self.transition_from_any(BreakerState::Disabled);
+    }
+
+    /// Closes the breaker and forgets every failure counted so far.
+    pub fn reset(&self) {
+        self.transition_from_any(BreakerState::Closed);
+    }
+
+    fn permit<'a>(&'a self, word: Word, probe: bool, operation: Option<&'a str>) -> Permit<'a> {
+        Permit {
+            breaker: self,
+            epoch: word.epoch(),
+            probe,
+            operation,
+            recorded: false,
+        }
+    }
+
+    #[inline]
+    fn load(&self) -> Word {
+        Word(self.word.load(Ordering::Acquire))
+    }
+
+    fn cas(&self, current: Word, new: Word) -> Result<(), Word> {
+        self.word
+            .compare_exchange(current.0, new.0, Ordering::AcqRel, Ordering::Acquire)
+            .map(drop)
+            .map_err(Word)
+    }
+
+    fn elapsed_nanos(&self) -> u64 {
+        let elapsed = self.clock.now().saturating_duration_since(self.origin);
+        u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    fn open_remaining(&self) -> Duration {
+        let until = self.open_until.load(Ordering::Acquire);
+        Duration::from_nanos(until.saturating_sub(self.elapsed_nanos()))
+    }
+
+    fn record(&self, epoch: u32, probe: bool, failure: bool, slow: bool, operation: Option<&str>) {
+        let word = self.load();
+        if word.epoch() != epoch {
+            // The breaker moved on since this call was admitted: its result says nothing about
+            // the current state.
+            return;
+        }
+        if probe {
+            self.record_probe(word, failure, operation);
+            return;
+        }
+        if word.state() != BreakerState::Closed {
+            return;
+        }
+        let mut trip = false;
+        if let Some(threshold) = self.config.consecutive_failures {
+            if failure {
+                trip |= self.consecutive_failures.fetch_add(1, Ordering::Relaxed) + 1 >= threshold;
+            } else if self.consecutive_failures.load(Ordering::Relaxed) != 0 {
+                self.consecutive_failures.store(0, Ordering::Relaxed);
+            }
+        }
+        if let Some(window) = &self.window {
+            let second = if window.needs_time() {
+                self.elapsed_nanos() / 1_000_000_000
+            } else {
+                0
+            };
+            let totals = window.record(second, failure, slow);
+            if totals.calls >= self.config.minimum_calls {
+                let rate = |n: u32| f64::from(n) * 100.0 / f64::from(totals.calls);
+                let over = |threshold: Option<f64>, n| threshold.is_some_and(|t| rate(n) >= t);
+                trip |= over(self.config.failure_rate_threshold, totals.failures);
+                trip |= over(self.config.slow_call_rate_threshold, totals.slow);
+            }
+        }
+        if trip {
+            self.transition(word, BreakerState::Open, operation);
+        }
+    }
+
+    fn record_probe(&self, mut word: Word, failure: bool, operation: Option<&str>) {
+        if failure {
+            self.transition(word, BreakerState::Open, operation);
+            return;
+        }
+        loop {
+            let succeeded = word.succeeded() + 1;
+            match self.cas(word, word.with_succeeded(succeeded)) {
+                Ok(()) if succeeded >= self.config.half_open_probes => {
+                    self.transition(
+                        word.with_succeeded(succeeded),
+                        BreakerState::Closed,
+                        operation,
+                    );
+                    return;
+                }
+                Ok(()) => return,
+                Err(actual) if actual.epoch() == word.epoch() => word = actual,
+                Err(_) => return,
+            }
+        }
+    }
+
+    /// Gives back a probe permit whose call never finished, so another caller can probe.
+    fn release_probe(&self, epoch: u32) {
+        let mut word = self.load();
+        while word.epoch() == epoch && word.state() == BreakerState::HalfOpen {
+            match self.cas(word, word.with_admitted(word.admitted().saturating_sub(1))) {
+                Ok(()) => return,
+                Err(actual) => word = actual,
+            }
+        }
+    }
+
+    /// Moves from the state `from` (as read by the caller) to `to`, unless another caller has
+    /// already moved the breaker on; exactly one caller makes and reports each transition.
+    fn transition(&self, from: Word, to: BreakerState, operation: Option<&str>) {
+        let guard = self
+            .transition
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let current = self.load();
+        if current.epoch() != from.epoch() || current.state() != from.state() {
+            return;
+        }
+        self.enter(current, to);
+        drop(guard);
+        self.report(from.state(), to, operation);
+    }
+
+    fn transition_from_any(&self, to: BreakerState) {
+        let guard = self
+            .transition
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let current = self.load();
+        if current.state() == to {
+            return;
+        }
+        self.enter(current, to);
+        drop(guard);
+        self.report(current.state(), to, None);
+    }
+
+    /// Sets up `to` and publishes it; called with the transition lock held.
+    fn enter(&self, current: Word, to: BreakerState) {
+        match to {
+            BreakerState::Open => {
+                let trips = self.trips.fetch_add(1, Ordering::Relaxed).saturating_add(1);
+                let open_for = self.config.open_duration_after(trips);
+                let nanos = u64::try_from(open_for.as_nanos()).unwrap_or(u64::MAX);
+                let until = self.elapsed_nanos().saturating_add(nanos);
+                self.open_until.store(until, Ordering::Release);
+            }
+            BreakerState::Closed => {
+                self.trips.store(0, Ordering::Relaxed);
+                self.consecutive_failures.store(0, Ordering::Relaxed);
+                if let Some(window) = &self.window {
+                    window.reset();
+                }
+            }
+            BreakerState::HalfOpen | BreakerState::ForcedOpen | BreakerState::Disabled => {}
+        }
+        self.word.store(current.next(to).0, Ordering::Release);
+    }
+
+    fn report(&self, from: BreakerState, to: BreakerState, operation: Option<&str>) {
+        if self.sink.enabled() {
+            let kind = EventKind::BreakerStateChanged { from, to };
+            let breaker = Some(&*self.name);
+            metrics::emit(
+                &*self.sink,
+                Event {
+                    operation,
+                    breaker,
+                    kind,
+                },
+            );
+        }
+    }
+}
+
+/// Leave to make one call through a [`Breaker`]. Report the call's result with
+/// [`record`](Permit::record); a permit dropped without a result (its call was cancelled)
+/// gives its half-open probe slot back, so a breaker cannot be left stuck half-open.
+#[derive(Debug)]
+#[must_use = "a permit must be given the call's result with `record`"]
+pub struct Permit<'a> {
+    breaker: &'a Breaker,
+    epoch: u32,
+    probe: bool,
+    operation: Option<&'a str>,
+    recorded: bool,
+}
+
+impl Permit<'_> {
+    /// Whether this call is a half-open probe.
+    pub fn is_probe(&self) -> bool {
+        self.probe
+    }
+
+    /// Reports the call's result: whether it counts as a failure, and how long it took (needed
+    /// only when [`Breaker::needs_latency`]).
+    #[inline]
+    pub fn record(mut self, failure: bool, latency: Option<Duration>) {
+        self.recorded = true;
+        let slow = latency.is_some_and(|l| l >= self.breaker.config.slow_call_duration);
+        self.breaker
+            .record(self.epoch, self.probe, failure, slow, self.operation);
+    }
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        if self.probe && !self.recorded {
+            self.breaker.release_probe(self.epoch);
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! Running an operation under a policy, a breaker, a budget and a sink.
+
+mod attempts;
+
+use std::fmt;
+use std::future::Future;
+
+use attempts::{Attempts, Next};
+
+use crate::metrics::{MetricsSink, NoopSink};
+use crate::{Breaker, Classification, Classify, Error, RetryBudget, RetryPolicy};
+
+/// One resilient call: an operation, the policy it runs under, and optionally the breaker,
+/// budget and sink it uses. `#[resilient]` generates one of these per call; use it directly to
+/// make anything resilient.
+///
+/// The operation is a closure that starts a fresh attempt each time it is called, so every
+/// argument it captures is available to every attempt.
+///
+/// ```
+/// use resilient_http::{Call, Error, Registry, RetryPolicy};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let policy = RetryPolicy::default();
+/// let breaker = Registry::global().breaker("inventory");
+/// let mut calls = 0;
+/// let answer: Result<u32, Error> = Call::new("inventory.count", &policy)
+///     .breaker(&breaker)
+///     .run(|| {
+///         calls += 1;
+///         async { Ok(42) }
+///     })
+///     .await;
+/// assert_eq!(answer.unwrap(), 42);
+/// assert_eq!(calls, 1);
+/// # }
+/// ```
+#[derive(Clone, Copy)]
+pub struct Call<'a> {
+    operation: &'a str,
+    policy: &'a RetryPolicy,
+    breaker: Option<&'a Breaker>,
+    budget: Option<&'a RetryBudget>,
+    sink: &'a dyn MetricsSink,
+    idempotent: bool,
+}
+
+impl fmt::Debug for Call<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Call")
+            .field("operation", &self.operation)
+            .field("policy", self.policy)
+            .field("breaker", &self.breaker.map(Breaker::name))
+            .field("budget", &self.budget.map(RetryBudget::name))
+            .field("idempotent", &self.idempotent)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> Call<'a> {
+    /// A call named `operation` (its name in metrics) under `policy`, with no breaker, no
+    /// budget and no sink, treated as idempotent.
+    pub fn new(operation: &'a str, policy: &'a RetryPolicy) -> Self {
+        Call {
+            operation,
+            policy,
+            breaker: None,
+            budget: None,
+            sink: &NoopSink,
+            idempotent: true,
+        }
+    }
+
+    /// Guard the call with `breaker`.
+    pub fn breaker(mut self, breaker: &'a Breaker) -> Self {
+        self.breaker = Some(breaker);
+        self
+    }
+
+    /// Draw retries from `budget`.
+    pub fn budget(mut self, budget: &'a RetryBudget) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// Report events to `sink`.
+    pub fn sink(mut self, sink: &'a dyn MetricsSink) -> Self {
+        self.sink = sink;
+        self
+    }
+
+    /// Whether the operation is safe to repeat. When `false` (and the policy does not opt in
+    /// with `retry_non_idempotent`), it is retried only when it provably did not reach the
+    /// server (a connect failure) or the server asked for a retry with `Retry-After`.
+    pub fn idempotent(mut self, yes: bool) -> Self {
+        self.idempotent = yes;
+        self
+    }
+
+    /// Runs `operation` until it succeeds or the policy stops; every `Ok` is a success and each
+    /// error is judged by its [`Classify`] implementation.
+    ///
+    /// # Errors
+    /// The last attempt's error (after [`Classify::on_give_up`]), or an [`Error`] of the
+    /// runtime's own converted into `E`: the breaker is open, an attempt timed out, or the
+    /// deadline passed.
+    pub async fn run<T, E, F, Fut>(self, operation: F) -> Result<T, E>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        E: Classify + From<Error>,
+    {
+        self.run_with(operation, classify_error).await
+    }
+
+    /// Like [`run`](Call::run), but the `Ok` value is classified too, so `Ok(response)` with a
+    /// 503 is retried. When retries stop on such a value, it is returned as `Ok`.
+    ///
+    /// # Errors
+    /// As [`run`](Call::run).
+    pub async fn run_classified<T, E, F, Fut>(self, operation: F) -> Result<T, E>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        T: Classify,
+        E: Classify + From<Error>,
+    {
+        self.run_with(operation, Classify::classify).await
+    }
+
+    async fn run_with<T, E, F, Fut>(
+        self,
+        mut operation: F,
+        classify: impl Fn(&Result<T, E>) -> Classification,
+    ) -> Result<T, E>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        E: Classify + From<Error>,
+    {
+        let mut attempts = Attempts::new(self);
+        loop {
+            let started = attempts.begin()?;
+            let limit = started.limit;
+            let result = match limit {
+                None => Some(operation().await),
+                Some(limit) => tokio::time::timeout(limit, operation()).await.ok(),
+            };
+            let classification = result.as_ref().map_or(Classification::Transient, &classify);
+            match attempts.end(started, classification, result.is_none()) {
+                Next::Retry(delay) => tokio::time::sleep(delay).await,
+                Next::Done => return result.expect("only a finished attempt can succeed"),
+                Next::GiveUp(why) => {
+                    return match result {
+                        Some(Ok(value)) => Ok(value),
+                        Some(Err(err)) => Err(err.on_give_up(attempts.made(), why)),
+                        None => {
+                            Err(E::from(attempts.timeout_error(limit))
+                                .on_give_up(attempts.made(), why))
+                        }
+                    };
+                }
+            }
+        }
+    }
+
+    /// The blocking twin of [`run`](Call::run): waits with `std::thread::sleep`. The operation
+    /// receives the time its attempt may take (the per-attempt timeout or what is left of the
+    /// deadline) and should enforce it, as a blocking call cannot be interrupted from outside.
+    ///
+    /// # Errors
+    /// As [`run`](Call::run).
+    pub fn run_blocking<T, E, F>(self, operation: F) -> Result<T, E>
+    where
+        F: FnMut(Option<std::time::Duration>) -> Result<T, E>,
+        E: Classify + From<Error>,
+    {
+        self.run_blocking_with(operation, classify_error)
+    }
+
+    /// The blocking twin of [`run_classified`](Call::run_classified).
+    ///
+    /// # Errors
+    /// As [`run`](Call::run).
+    pub fn run_blocking_classified<T, E, F>(self, operation: F) -> Result<T, E>
+    where
+        F: FnMut(Option<std::time::Duration>) -> Result<T, E>,
+        T: Classify,
+        E: Classify + From<Error>,
+    {
+        self.run_blocking_with(operation, Classify::classify)
+    }
+
+    fn run_blocking_with<T, E, F>(
+        self,
+        mut operation: F,
+        classify: impl Fn(&Result<T, E>) -> Classification,
+    ) -> Result<T, E>
+    where
+        F: FnMut(Option<std::time::Duration>) -> Result<T, E>,
+        E: Classify + From<Error>,
+    {
+        let mut attempts = Attempts::new(self);
+        loop {
+            let started = attempts.begin()?;
+            let result = operation(started.limit);
+            match attempts.end(started, classify(&result), false) {
+                Next::Retry(delay) => std::thread::sleep(delay),
+                Next::Done => return result,
+                Next::GiveUp(why) => {
+                    return result.map_err(|err| err.on_give_up(attempts.made(), why));
+                }
+            }
+        }
+    }
+}
+
+fn classify_error<T, E: Classify>(result: &Result<T, E>) -> Classification {
+    match result {
+        Ok(_) => Classification::Success,
+        Err(err) => err.classify(),
+    }
+}

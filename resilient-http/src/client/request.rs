@@ -1,0 +1,140 @@
+//! A request being built, sent with retries.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::{Body, Response};
+use serde::Serialize;
+
+use super::{Shared, prepare_idempotency};
+use crate::{Call, Error};
+
+/// A request being built, with reqwest's builder methods; [`send`](RequestBuilder::send) runs
+/// it under the client's policy, breaker and budget.
+#[derive(Debug)]
+#[must_use = "a request does nothing until it is sent"]
+pub struct RequestBuilder {
+    inner: reqwest::RequestBuilder,
+    http: reqwest::Client,
+    shared: Arc<Shared>,
+    operation: Option<String>,
+}
+
+impl RequestBuilder {
+    pub(crate) fn new(
+        inner: reqwest::RequestBuilder,
+        http: reqwest::Client,
+        shared: Arc<Shared>,
+    ) -> Self {
+        RequestBuilder {
+            inner,
+            http,
+            shared,
+            operation: None,
+        }
+    }
+
+    /// Adds a header.
+    pub fn header<K, V>(self, key: K, value: V) -> Self
+    where
+        HeaderName: TryFrom<K>,
+        <HeaderName as TryFrom<K>>::Error: Into<http::Error>,
+        HeaderValue: TryFrom<V>,
+        <HeaderValue as TryFrom<V>>::Error: Into<http::Error>,
+    {
+        self.map(|b| b.header(key, value))
+    }
+
+    /// Adds headers.
+    pub fn headers(self, headers: HeaderMap) -> Self {
+        self.map(|b| b.headers(headers))
+    }
+
+    /// Sets a bearer token.
+    pub fn bearer_auth(self, token: impl std::fmt::Display) -> Self {
+        self.map(|b| b.bearer_auth(token))
+    }
+
+    /// Sets the body. A streaming body cannot be replayed, so its request is sent only once.
+    pub fn body(self, body: impl Into<Body>) -> Self {
+        self.map(|b| b.body(body))
+    }
+
+    /// Sets a JSON body.
+    pub fn json<T: Serialize + ?Sized>(self, json: &T) -> Self {
+        self.map(|b| b.json(json))
+    }
+
+    /// A timeout for each attempt of this request, on top of the policy's.
+    pub fn timeout(self, timeout: Duration) -> Self {
+        self.map(|b| b.timeout(timeout))
+    }
+
+    /// The operation name of this request in metrics (default: the client's).
+    pub fn operation(mut self, name: impl Into<String>) -> Self {
+        self.operation = Some(name.into());
+        self
+    }
+
+    /// Applies any other `reqwest::RequestBuilder` method.
+    pub fn map(
+        mut self,
+        f: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+    ) -> Self {
+        self.inner = f(self.inner);
+        self
+    }
+
+    /// Sends the request, retrying under the client's policy.
+    ///
+    /// # Errors
+    /// [`Error::Status`] when retries stopped on a status the policy retries;
+    /// [`Error::Transport`] for a transport failure (or a request that could not be built);
+    /// [`Error::CircuitOpen`], [`Error::AttemptTimeout`], [`Error::DeadlineExceeded`] and
+    /// [`Error::BudgetExhausted`] when the runtime stopped the call.
+    pub async fn send(self) -> Result<Response, Error> {
+        let mut request = self.inner.build()?;
+        let shared = &*self.shared;
+        let method = request.method().clone();
+        let idempotent =
+            prepare_idempotency(&method, request.headers_mut(), shared.idempotency_keys);
+        let replayable = request.try_clone().is_some();
+        let policy = shared.policy_for(replayable);
+        let operation = self.operation.as_deref().unwrap_or(&shared.operation);
+        let mut call = Call::new(operation, &policy)
+            .sink(&*shared.sink)
+            .idempotent(idempotent);
+        if let Some(breaker) = &shared.breaker {
+            call = call.breaker(breaker);
+        }
+        if let Some(budget) = &shared.budget {
+            call = call.budget(budget);
+        }
+        let (template, mut single) = if replayable {
+            (Some(request), None)
+        } else {
+            (None, Some(request))
+        };
+        let mut attempts = 0;
+        let response = call
+            .run_classified(|| {
+                attempts += 1;
+                let attempt = match &template {
+                    Some(template) => template.try_clone(),
+                    None => single.take(),
+                };
+                let http = &self.http;
+                async move {
+                    let attempt =
+                        attempt.expect("a request without a replayable body has one attempt");
+                    Ok::<_, Error>(http.execute(attempt).await?)
+                }
+            })
+            .await?;
+        match shared.status_error(response.status(), response.headers(), attempts) {
+            Some(err) => Err(err),
+            None => Ok(response),
+        }
+    }
+}
