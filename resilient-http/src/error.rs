@@ -34,7 +34,7 @@ pub enum Error {
         attempts: u32,
     },
     /// The named circuit breaker is open and rejected the call without touching the network.
-    #[error("circuit `{breaker}` is open; it may admit a probe in {retry_in:?}")]
+    #[error("circuit `{breaker}` is open; it may admit a probe in {retry_in:.0?}")]
     CircuitOpen {
         /// The breaker's name.
         breaker: String,
