@@ -11,10 +11,10 @@
 //! ```no_run
 //! use resilient_http::Client;
 //!
-//! # async fn run() -> Result<(), resilient_http::Error> {
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let client = Client::builder().breaker("github").build()?;
 //! let response = client.get("https://api.github.com/zen").send().await?;
-//! println!("{}", response.text().await.map_err(resilient_http::Error::from)?);
+//! println!("{}", response.text().await?);
 //! # Ok(()) }
 //! ```
 //!

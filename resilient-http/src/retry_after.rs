@@ -24,9 +24,10 @@ pub(crate) fn from_headers(headers: &HeaderMap) -> Option<Duration> {
 /// use std::time::{Duration, SystemTime};
 /// use resilient_http::parse_retry_after;
 ///
+/// // Wed, 21 Oct 2015 07:28:00 GMT
 /// let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480);
 /// assert_eq!(parse_retry_after("120", now), Some(Duration::from_secs(120)));
-/// assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:30:00 GMT", now), Some(Duration::from_secs(2_520)));
+/// assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:30:00 GMT", now), Some(Duration::from_secs(120)));
 /// assert_eq!(parse_retry_after("soon", now), None);
 /// ```
 pub fn parse(value: &str, now: SystemTime) -> Option<Duration> {
