@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use resilient_http::{
-    Backoff, BreakerConfig, Client, Event, EventKind, InMemorySink, Jitter, MetricsSink,
-    Registry, RegistryConfig, RetryPolicy,
+    Backoff, BreakerConfig, Client, Event, EventKind, InMemorySink, Jitter, MetricsSink, Registry,
+    RegistryConfig, RetryPolicy,
 };
 
 /// Prints retries and breaker transitions as they happen, and counts everything in memory.
@@ -23,7 +23,11 @@ struct Narrator {
 impl MetricsSink for Narrator {
     fn record(&self, event: &Event<'_>) {
         match event.kind {
-            EventKind::RetryScheduled { attempt, delay, reason } => println!(
+            EventKind::RetryScheduled {
+                attempt,
+                delay,
+                reason,
+            } => println!(
                 "    attempt {attempt} failed ({}), retrying in {delay:.0?}",
                 reason.label()
             ),
@@ -94,7 +98,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let err = client.get(&url).send().await.unwrap_err();
         println!("    rejected in {:.0?}: {err}", started.elapsed());
     }
-    println!("    server hits while open: {}\n", server.hits() - hits_before);
+    println!(
+        "    server hits while open: {}\n",
+        server.hits() - hits_before
+    );
 
     println!("4. The server recovers; after the open duration one probe closes the breaker:");
     server.recover();
@@ -112,7 +119,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("    {outcome}: {count}");
     }
     if let Some(mean) = stats.latency.mean() {
-        println!("    mean attempt latency {mean:.1?}, max {:.1?}", stats.latency.max);
+        println!(
+            "    mean attempt latency {mean:.1?}, max {:.1?}",
+            stats.latency.max
+        );
     }
     Ok(())
 }

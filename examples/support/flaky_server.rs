@@ -1,5 +1,8 @@
 //! A flaky HTTP server on 127.0.0.1 for the examples: it fails on command.
 
+// Each example includes this module and uses only part of it.
+#![allow(dead_code)]
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
@@ -64,7 +67,9 @@ pub(crate) async fn start() -> (SocketAddr, Arc<Behaviour>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("binding a loopback port");
-    let addr = listener.local_addr().expect("a bound listener has an address");
+    let addr = listener
+        .local_addr()
+        .expect("a bound listener has an address");
     tokio::spawn(async move { axum::serve(listener, app).await });
     (addr, behaviour)
 }

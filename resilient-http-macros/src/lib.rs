@@ -1,4 +1,22 @@
 //! The `#[resilient]` attribute of [`resilient-http`](https://docs.rs/resilient-http).
 //!
-//! Depend on `resilient-http`, which re-exports everything here; this crate only exists because
-//! procedural macros must live in a crate of their own.
+//! Depend on `resilient-http`, which re-exports it and documents it in full; this crate only
+//! exists because procedural macros must live in a crate of their own.
+
+mod args;
+mod duration;
+mod errors;
+mod expand;
+mod suggest;
+mod validate;
+
+use proc_macro::TokenStream;
+
+/// Makes an `async fn` (or a plain `fn`) resilient: retries with backoff and jitter, a named
+/// circuit breaker and a retry budget, declared in the attribute and checked at compile time.
+///
+/// See the `resilient-http` crate documentation for every argument.
+#[proc_macro_attribute]
+pub fn resilient(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::resilient(args.into(), item.into()).into()
+}

@@ -37,6 +37,9 @@
 //! # Features
 //! - `blocking`: [`blocking::Client`], the same client over `reqwest::blocking`.
 
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
 mod backoff;
 #[cfg(feature = "blocking")]
 pub mod blocking;
@@ -72,3 +75,5 @@ pub use policy::{RetryConfig, RetryPolicy};
 pub use registry::{Registry, RegistryBuilder, RegistryConfig};
 pub use retry_after::parse as parse_retry_after;
 pub use status_set::StatusSet;
+
+pub use resilient_http_macros::resilient;

@@ -6,6 +6,7 @@
 //! consecutive-failure counter load. The clock is read only when something needs it: a deadline,
 //! a per-attempt timeout, a sink that wants latencies, or a slow-call rule.
 
+use std::ops::ControlFlow;
 use std::time::Duration;
 
 use rand::SeedableRng;
@@ -16,9 +17,10 @@ use super::Call;
 use crate::backoff::Delays;
 use crate::breaker::Permit;
 use crate::metrics::{self, AttemptOutcome, Event, EventKind};
-use crate::{Classification, Error, GiveUp};
+use crate::{Classification, Classify, Error, GiveUp};
 
-pub(crate) struct Attempts<'a> {
+/// The state of one resilient call across its attempts.
+pub struct Attempts<'a> {
     call: Call<'a>,
     made: u32,
     first_started: Option<Instant>,
@@ -27,17 +29,17 @@ pub(crate) struct Attempts<'a> {
 }
 
 /// An attempt under way.
-pub(crate) struct Started<'a> {
+pub struct Started<'a> {
     permit: Option<Permit<'a>>,
     began: Option<Instant>,
     /// How long the attempt may take, if it is limited.
-    pub(crate) limit: Option<Duration>,
+    pub limit: Option<Duration>,
     /// Whether that limit is the deadline's rather than the per-attempt timeout.
     limited_by_deadline: bool,
 }
 
-/// What the loop does after an attempt.
-pub(crate) enum Next<'a> {
+/// What [`Attempts::end`] decided.
+enum Next<'a> {
     /// Wait this long, then try again.
     Retry(Duration),
     /// The attempt succeeded: return its result.
@@ -47,7 +49,8 @@ pub(crate) enum Next<'a> {
 }
 
 impl<'a> Attempts<'a> {
-    pub(crate) fn new(call: Call<'a>) -> Self {
+    /// Starts tracking a call.
+    pub fn new(call: Call<'a>) -> Self {
         let measure = call.sink.enabled() || call.breaker.is_some_and(|b| b.needs_latency());
         Attempts {
             call,
@@ -58,12 +61,11 @@ impl<'a> Attempts<'a> {
         }
     }
 
-    pub(crate) fn made(&self) -> u32 {
-        self.made
-    }
-
     /// Admits the next attempt, or says why the breaker refused it.
-    pub(crate) fn begin(&mut self) -> Result<Started<'a>, Error> {
+    ///
+    /// # Errors
+    /// [`Error::CircuitOpen`] when the breaker refuses the attempt.
+    pub fn begin(&mut self) -> Result<Started<'a>, Error> {
         let policy = self.call.policy;
         let deadline = policy.deadline();
         if self.made == 0 {
@@ -106,8 +108,32 @@ impl<'a> Attempts<'a> {
         })
     }
 
+    /// Judges an attempt's result (`None` when its time limit cut it short): either the
+    /// result to return, or the wait before the next attempt.
+    pub fn finish<T, E>(
+        &mut self,
+        started: Started<'a>,
+        result: Option<Result<T, E>>,
+        classify: impl FnOnce(&Result<T, E>) -> Classification,
+    ) -> ControlFlow<Result<T, E>, Duration>
+    where
+        E: Classify + From<Error>,
+    {
+        let limit = started.limit;
+        let classification = result.as_ref().map_or(Classification::Transient, classify);
+        match self.end(started, classification, result.is_none()) {
+            Next::Retry(delay) => ControlFlow::Continue(delay),
+            Next::Done => ControlFlow::Break(result.expect("only a finished attempt succeeds")),
+            Next::GiveUp(why) => ControlFlow::Break(match result {
+                Some(Ok(value)) => Ok(value),
+                Some(Err(err)) => Err(err.on_give_up(self.made, why)),
+                None => Err(E::from(self.timeout_error(limit)).on_give_up(self.made, why)),
+            }),
+        }
+    }
+
     /// Judges a finished attempt; `timed_out` when its limit cut it short.
-    pub(crate) fn end(
+    fn end(
         &mut self,
         started: Started<'a>,
         classification: Classification,
@@ -148,9 +174,9 @@ impl<'a> Attempts<'a> {
     }
 
     /// The error for an attempt its limit cut short.
-    pub(crate) fn timeout_error(&self, started_limit: Option<Duration>) -> Error {
+    fn timeout_error(&self, limit: Option<Duration>) -> Error {
         Error::AttemptTimeout {
-            timeout: started_limit.unwrap_or_default(),
+            timeout: limit.unwrap_or_default(),
             attempts: self.made,
         }
     }

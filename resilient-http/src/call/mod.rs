@@ -4,8 +4,10 @@ mod attempts;
 
 use std::fmt;
 use std::future::Future;
+use std::ops::ControlFlow;
+use std::time::Duration;
 
-use attempts::{Attempts, Next};
+pub use attempts::{Attempts, Started};
 
 use crate::metrics::{MetricsSink, NoopSink};
 use crate::{Breaker, Classification, Classify, Error, RetryBudget, RetryPolicy};
@@ -141,25 +143,10 @@ impl<'a> Call<'a> {
         let mut attempts = Attempts::new(self);
         loop {
             let started = attempts.begin()?;
-            let limit = started.limit;
-            let result = match limit {
-                None => Some(operation().await),
-                Some(limit) => tokio::time::timeout(limit, operation()).await.ok(),
-            };
-            let classification = result.as_ref().map_or(Classification::Transient, &classify);
-            match attempts.end(started, classification, result.is_none()) {
-                Next::Retry(delay) => tokio::time::sleep(delay).await,
-                Next::Done => return result.expect("only a finished attempt can succeed"),
-                Next::GiveUp(why) => {
-                    return match result {
-                        Some(Ok(value)) => Ok(value),
-                        Some(Err(err)) => Err(err.on_give_up(attempts.made(), why)),
-                        None => {
-                            Err(E::from(attempts.timeout_error(limit))
-                                .on_give_up(attempts.made(), why))
-                        }
-                    };
-                }
+            let result = attempt(started.limit, operation()).await;
+            match attempts.finish(started, result, &classify) {
+                ControlFlow::Break(result) => return result,
+                ControlFlow::Continue(delay) => tokio::time::sleep(delay).await,
             }
         }
     }
@@ -172,7 +159,7 @@ impl<'a> Call<'a> {
     /// As [`run`](Call::run).
     pub fn run_blocking<T, E, F>(self, operation: F) -> Result<T, E>
     where
-        F: FnMut(Option<std::time::Duration>) -> Result<T, E>,
+        F: FnMut(Option<Duration>) -> Result<T, E>,
         E: Classify + From<Error>,
     {
         self.run_blocking_with(operation, classify_error)
@@ -184,7 +171,7 @@ impl<'a> Call<'a> {
     /// As [`run`](Call::run).
     pub fn run_blocking_classified<T, E, F>(self, operation: F) -> Result<T, E>
     where
-        F: FnMut(Option<std::time::Duration>) -> Result<T, E>,
+        F: FnMut(Option<Duration>) -> Result<T, E>,
         T: Classify,
         E: Classify + From<Error>,
     {
@@ -197,25 +184,31 @@ impl<'a> Call<'a> {
         classify: impl Fn(&Result<T, E>) -> Classification,
     ) -> Result<T, E>
     where
-        F: FnMut(Option<std::time::Duration>) -> Result<T, E>,
+        F: FnMut(Option<Duration>) -> Result<T, E>,
         E: Classify + From<Error>,
     {
         let mut attempts = Attempts::new(self);
         loop {
             let started = attempts.begin()?;
             let result = operation(started.limit);
-            match attempts.end(started, classify(&result), false) {
-                Next::Retry(delay) => std::thread::sleep(delay),
-                Next::Done => return result,
-                Next::GiveUp(why) => {
-                    return result.map_err(|err| err.on_give_up(attempts.made(), why));
-                }
+            match attempts.finish(started, Some(result), &classify) {
+                ControlFlow::Break(result) => return result,
+                ControlFlow::Continue(delay) => std::thread::sleep(delay),
             }
         }
     }
 }
 
-fn classify_error<T, E: Classify>(result: &Result<T, E>) -> Classification {
+/// Runs one attempt within its time limit; `None` when the limit cut it short.
+pub async fn attempt<F: Future>(limit: Option<Duration>, attempt: F) -> Option<F::Output> {
+    match limit {
+        None => Some(attempt.await),
+        Some(limit) => tokio::time::timeout(limit, attempt).await.ok(),
+    }
+}
+
+/// Every `Ok` is a success; an error is judged by its [`Classify`] implementation.
+pub fn classify_error<T, E: Classify>(result: &Result<T, E>) -> Classification {
     match result {
         Ok(_) => Classification::Success,
         Err(err) => err.classify(),

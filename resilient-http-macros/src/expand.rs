@@ -1,0 +1,265 @@
+//! Generating the retry loop around the function's body.
+//!
+//! The signature is re-emitted untouched, so generics, where-clauses, receivers and `impl Trait`
+//! arguments pass through. The body becomes the attempt: an `async` block (or a closure, for a
+//! plain `fn`) evaluated once per attempt inside the loop, spanned at the user's block so that
+//! errors in the body still point at the user's code. It borrows the arguments rather than
+//! moving them, so every argument is usable in every attempt.
+
+use std::time::Duration;
+
+use proc_macro2::{Literal, Span, TokenStream};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
+use syn::parse::Parser as _;
+use syn::spanned::Spanned as _;
+use syn::{Item, ItemFn, ReturnType};
+
+use crate::args::{Args, Backoff, Budget, Jitter};
+use crate::errors::Errors;
+use crate::validate;
+
+pub(crate) fn resilient(args: TokenStream, item: TokenStream) -> TokenStream {
+    let mut errors = Errors::default();
+    let mut parsed = Args::default();
+    let parser = syn::meta::parser(|meta| parsed.parse_one(&meta, &mut errors));
+    if let Err(error) = parser.parse2(args) {
+        errors.push(error);
+    }
+    let function = match syn::parse2::<Item>(item.clone()) {
+        Ok(Item::Fn(function)) => function,
+        Ok(other) => {
+            errors.at(
+                item_span(&other),
+                "`#[resilient]` applies to functions and methods; put it on an `async fn` or a `fn`",
+            );
+            return with_errors(errors, item);
+        }
+        Err(error) => {
+            errors.push(error);
+            return with_errors(errors, item);
+        }
+    };
+    validate::check(&parsed, &function, &mut errors);
+    match errors.into_error() {
+        // Emitting the function unchanged keeps the user's other code (and IDE) working, so the
+        // attribute's errors are the only ones shown.
+        Some(error) => {
+            let mut tokens = error.to_compile_error();
+            function.to_tokens(&mut tokens);
+            tokens
+        }
+        None => expand(&parsed, function),
+    }
+}
+
+fn with_errors(errors: Errors, item: TokenStream) -> TokenStream {
+    let mut tokens = errors
+        .into_error()
+        .map(|e| e.to_compile_error())
+        .unwrap_or_default();
+    tokens.extend(item);
+    tokens
+}
+
+/// Where to point for an item that is not a function: its keyword and name.
+fn item_span(item: &Item) -> Span {
+    match item {
+        Item::Struct(s) => s
+            .struct_token
+            .span
+            .join(s.ident.span())
+            .unwrap_or(s.ident.span()),
+        Item::Enum(e) => e
+            .enum_token
+            .span
+            .join(e.ident.span())
+            .unwrap_or(e.ident.span()),
+        Item::Const(c) => c
+            .const_token
+            .span
+            .join(c.ident.span())
+            .unwrap_or(c.ident.span()),
+        other => other.span(),
+    }
+}
+
+fn expand(args: &Args, function: ItemFn) -> TokenStream {
+    let ItemFn {
+        attrs,
+        vis,
+        sig,
+        block,
+        ..
+    } = &function;
+    let krate = args
+        .krate
+        .as_ref()
+        .map_or_else(|| quote!(::resilient_http), |k| k.value.to_token_stream());
+    let private = quote!(#krate::__private);
+    let ret = match &sig.output {
+        ReturnType::Type(_, ty) => ty.to_token_stream(),
+        ReturnType::Default => quote_spanned!(sig.ident.span()=> ()),
+    };
+    let ret_span = match &sig.output {
+        ReturnType::Type(_, ty) => ty.span(),
+        ReturnType::Default => sig.ident.span(),
+    };
+    let config = policy_config(args, &private);
+
+    let fn_name = sig.ident.to_string();
+    let operation = match &args.name {
+        Some(name) => Literal::string(&name.value).into_token_stream(),
+        None => quote!(::core::concat!(::core::module_path!(), "::", #fn_name)),
+    };
+    let breaker = args.breaker.as_ref().map(|b| b.value.as_str());
+    let budget = match &args.budget {
+        Some(budget) => match &budget.value {
+            Budget::Named(name) => Some(Literal::string(name).into_token_stream()),
+            Budget::Off => None,
+        },
+        None => Some(breaker.map_or_else(
+            || operation.clone(),
+            |b| Literal::string(b).into_token_stream(),
+        )),
+    };
+    let breaker = option_tokens(breaker.map(|b| Literal::string(b).into_token_stream()));
+    let budget = option_tokens(budget);
+    let idempotent = args.idempotent.as_ref().is_none_or(|i| i.value);
+
+    // Internal names are hygienic: user code in the body cannot see or shadow them.
+    let name = |n: &str| format_ident!("{}", n, span = Span::mixed_site());
+    let (policy, handles, resolved, attempts, started, result, flow, delay, error) = (
+        name("__RH_POLICY"),
+        name("__RH_HANDLES"),
+        name("__rh_resolved"),
+        name("__rh_attempts"),
+        name("__rh_started"),
+        name("__rh_result"),
+        name("__rh_flow"),
+        name("__rh_delay"),
+        name("__rh_error"),
+    );
+
+    let resolve = match &args.registry {
+        None => quote! {
+            static #handles: #private::GlobalHandles = #private::GlobalHandles::new(#breaker, #budget);
+            let #resolved: &#private::Resolved = #handles.get();
+        },
+        Some(registry) => {
+            let expr = &registry.value;
+            quote! {
+                let #resolved = &#private::Resolved::new(#expr, #breaker, #budget);
+            }
+        }
+    };
+
+    let run_attempt = if sig.asyncness.is_some() {
+        let body = quote_spanned!(block.span()=> async #block);
+        quote! {
+            #private::attempt(#started.limit, #private::returning::<#ret, _>(#body)).await
+        }
+    } else {
+        let body = quote_spanned!(block.span()=> (|| -> #ret #block)());
+        quote!(::core::option::Option::Some(#body))
+    };
+    let sleep = if sig.asyncness.is_some() {
+        quote!(#private::sleep(#delay).await)
+    } else {
+        quote!(#private::sleep_blocking(#delay))
+    };
+    let check_return = quote_spanned!(ret_span=> #private::assert_return::<#ret>(););
+
+    quote! {
+        #(#attrs)*
+        #vis #sig {
+            #check_return
+            static #policy: #private::RetryPolicy = #private::RetryPolicy::__from_checked(#config);
+            #resolve
+            let mut #attempts = #private::Attempts::new(#resolved.call(#operation, &#policy, #idempotent));
+            loop {
+                let #started = match #attempts.begin() {
+                    ::core::result::Result::Ok(#started) => #started,
+                    ::core::result::Result::Err(#error) => {
+                        return ::core::result::Result::Err(::core::convert::From::from(#error));
+                    }
+                };
+                let #result = #run_attempt;
+                match #attempts.finish(#started, #result, #private::classify_error) {
+                    #private::ControlFlow::Break(#flow) => return #flow,
+                    #private::ControlFlow::Continue(#delay) => #sleep,
+                }
+            }
+        }
+    }
+}
+
+fn option_tokens(value: Option<TokenStream>) -> TokenStream {
+    match value {
+        Some(value) => quote!(::core::option::Option::Some(#value)),
+        None => quote!(::core::option::Option::None),
+    }
+}
+
+fn duration(value: Duration) -> TokenStream {
+    let secs = value.as_secs();
+    let nanos = value.subsec_nanos();
+    quote!(::core::time::Duration::new(#secs, #nanos))
+}
+
+/// The policy as a `const` expression of the runtime's builder, checked here so it can be built
+/// without validation at run time.
+fn policy_config(args: &Args, private: &TokenStream) -> TokenStream {
+    let mut config = quote!(#private::RetryConfig::new());
+    if let Some(n) = &args.max_attempts {
+        let n = n.value;
+        config.extend(quote!(.max_attempts(#n)));
+    }
+    if let Some(ranges) = &args.retry_on {
+        let ranges = ranges
+            .value
+            .iter()
+            .map(|(first, last)| quote!(.with_range(#first, #last)));
+        config.extend(quote!(.retry_on(#private::StatusSet::EMPTY #(#ranges)*)));
+    }
+    if let Some(backoff) = &args.backoff {
+        let backoff = match backoff.value {
+            Backoff::None => quote!(#private::Backoff::None),
+            Backoff::Constant(delay) => {
+                let delay = duration(delay);
+                quote!(#private::Backoff::constant(#delay))
+            }
+            Backoff::Linear { initial, step, max } => {
+                let (initial, step, max) = (duration(initial), duration(step), duration(max));
+                quote!(#private::Backoff::linear(#initial, #step, #max))
+            }
+            Backoff::Exponential {
+                initial,
+                factor,
+                max,
+            } => {
+                let (initial, max) = (duration(initial), duration(max));
+                let factor = Literal::f64_suffixed(factor);
+                quote!(#private::Backoff::exponential(#initial, #factor, #max))
+            }
+        };
+        config.extend(quote!(.backoff(#backoff)));
+    }
+    if let Some(jitter) = &args.jitter {
+        let variant = match jitter.value {
+            Jitter::None => quote!(None),
+            Jitter::Full => quote!(Full),
+            Jitter::Equal => quote!(Equal),
+            Jitter::Decorrelated => quote!(Decorrelated),
+        };
+        config.extend(quote!(.jitter(#private::Jitter::#variant)));
+    }
+    if let Some(timeout) = &args.timeout {
+        let timeout = duration(timeout.value);
+        config.extend(quote!(.attempt_timeout(#timeout)));
+    }
+    if let Some(deadline) = &args.deadline {
+        let deadline = duration(deadline.value);
+        config.extend(quote!(.deadline(#deadline)));
+    }
+    config
+}
