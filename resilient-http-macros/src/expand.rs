@@ -12,11 +12,11 @@ use proc_macro2::{Literal, Span, TokenStream};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::parse::Parser as _;
 use syn::spanned::Spanned as _;
-use syn::{Item, ItemFn, ReturnType};
+use syn::{Block, Expr, Item, ItemFn, ReturnType, parse_quote, parse_quote_spanned};
 
 use crate::args::{Args, Backoff, Budget, Jitter};
 use crate::errors::Errors;
-use crate::validate;
+use crate::{async_trait, validate};
 
 pub(crate) fn resilient(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
@@ -39,7 +39,9 @@ pub(crate) fn resilient(args: TokenStream, item: TokenStream) -> TokenStream {
             return with_errors(errors, item);
         }
     };
-    validate::check(&parsed, &function, &mut errors);
+    let is_async = function.sig.asyncness.is_some()
+        || async_trait::user_body(&mut function.block.clone()).is_some();
+    validate::check(&parsed, &function, is_async, &mut errors);
     match errors.into_error() {
         // Emitting the function unchanged keeps the user's other code (and IDE) working, so the
         // attribute's errors are the only ones shown.
@@ -83,7 +85,28 @@ fn item_span(item: &Item) -> Span {
     }
 }
 
-fn expand(args: &Args, function: ItemFn) -> TokenStream {
+fn expand(args: &Args, mut function: ItemFn) -> TokenStream {
+    let krate = args
+        .krate
+        .as_ref()
+        .map_or_else(|| quote!(::resilient_http), |k| k.value.to_token_stream());
+    let private = quote!(#krate::__private);
+    let fn_name = function.sig.ident.to_string();
+    if function.sig.asyncness.is_none()
+        && let Some((ret, body)) = async_trait::user_body(&mut function.block)
+    {
+        let attempt = match &**body {
+            Expr::Block(block) => block.block.clone(),
+            other => parse_quote_spanned!(other.span()=> { #other }),
+        };
+        let ret = Returns {
+            ty: ret.to_token_stream(),
+            span: ret.span(),
+        };
+        let retry_loop = retry_loop(args, &private, &fn_name, &ret, &attempt, true);
+        **body = parse_quote!({ #retry_loop });
+        return function.into_token_stream();
+    }
     let ItemFn {
         attrs,
         vis,
@@ -91,22 +114,48 @@ fn expand(args: &Args, function: ItemFn) -> TokenStream {
         block,
         ..
     } = &function;
-    let krate = args
-        .krate
-        .as_ref()
-        .map_or_else(|| quote!(::resilient_http), |k| k.value.to_token_stream());
-    let private = quote!(#krate::__private);
     let ret = match &sig.output {
-        ReturnType::Type(_, ty) => ty.to_token_stream(),
-        ReturnType::Default => quote_spanned!(sig.ident.span()=> ()),
+        ReturnType::Type(_, ty) => Returns {
+            ty: ty.to_token_stream(),
+            span: ty.span(),
+        },
+        ReturnType::Default => Returns {
+            ty: quote_spanned!(sig.ident.span()=> ()),
+            span: sig.ident.span(),
+        },
     };
-    let ret_span = match &sig.output {
-        ReturnType::Type(_, ty) => ty.span(),
-        ReturnType::Default => sig.ident.span(),
-    };
-    let config = policy_config(args, &private);
+    let retry_loop = retry_loop(
+        args,
+        &private,
+        &fn_name,
+        &ret,
+        block,
+        sig.asyncness.is_some(),
+    );
+    quote! {
+        #(#attrs)*
+        #vis #sig {
+            #retry_loop
+        }
+    }
+}
 
-    let fn_name = sig.ident.to_string();
+/// The function's return type, and where to report that it is not one `#[resilient]` accepts.
+struct Returns {
+    ty: TokenStream,
+    span: Span,
+}
+
+/// The statements that run `body` as the attempt of a resilient call.
+fn retry_loop(
+    args: &Args,
+    private: &TokenStream,
+    fn_name: &str,
+    ret: &Returns,
+    body: &Block,
+    is_async: bool,
+) -> TokenStream {
+    let config = policy_config(args, private);
     let operation = match &args.name {
         Some(name) => Literal::string(&name.value).into_token_stream(),
         None => quote!(::core::concat!(::core::module_path!(), "::", #fn_name)),
@@ -153,41 +202,36 @@ fn expand(args: &Args, function: ItemFn) -> TokenStream {
         }
     };
 
-    let run_attempt = if sig.asyncness.is_some() {
-        let body = quote_spanned!(block.span()=> async #block);
-        quote! {
-            #private::attempt(#started.limit, #private::returning::<#ret, _>(#body)).await
-        }
+    let ty = &ret.ty;
+    let (run_attempt, sleep) = if is_async {
+        let attempt = quote_spanned!(body.span()=> async #body);
+        (
+            quote!(#private::attempt(#started.limit, #private::returning::<#ty, _>(#attempt)).await),
+            quote!(#private::sleep(#delay).await),
+        )
     } else {
-        let body = quote_spanned!(block.span()=> (|| -> #ret #block)());
-        quote!(::core::option::Option::Some(#body))
+        let attempt = quote_spanned!(body.span()=> (|| -> #ty #body)());
+        (
+            quote!(::core::option::Option::Some(#attempt)),
+            quote!(#private::sleep_blocking(#delay)),
+        )
     };
-    let sleep = if sig.asyncness.is_some() {
-        quote!(#private::sleep(#delay).await)
-    } else {
-        quote!(#private::sleep_blocking(#delay))
-    };
-    let check_return = quote_spanned!(ret_span=> #private::assert_return::<#ret>(););
+    // Spanned at the return type, so that a wrong one is reported there, once.
+    let returns = quote_spanned!(ret.span=> <#ty as #private::ResilientReturn>);
 
     quote! {
-        #(#attrs)*
-        #vis #sig {
-            #check_return
-            static #policy: #private::RetryPolicy = #private::RetryPolicy::__from_checked(#config);
-            #resolve
-            let mut #attempts = #private::Attempts::new(#resolved.call(#operation, &#policy, #idempotent));
-            loop {
-                let #started = match #attempts.begin() {
-                    ::core::result::Result::Ok(#started) => #started,
-                    ::core::result::Result::Err(#error) => {
-                        return ::core::result::Result::Err(::core::convert::From::from(#error));
-                    }
-                };
-                let #result = #run_attempt;
-                match #attempts.finish(#started, #result, #private::classify_error) {
-                    #private::ControlFlow::Break(#flow) => return #flow,
-                    #private::ControlFlow::Continue(#delay) => #sleep,
-                }
+        static #policy: #private::RetryPolicy = #private::RetryPolicy::__from_checked(#config);
+        #resolve
+        let mut #attempts = #private::Attempts::new(#resolved.call(#operation, &#policy, #idempotent));
+        loop {
+            let #started = match #attempts.begin() {
+                ::core::result::Result::Ok(#started) => #started,
+                ::core::result::Result::Err(#error) => return #returns::rejected(#error),
+            };
+            let #result = #run_attempt;
+            match #returns::finish(&mut #attempts, #started, #result) {
+                #private::ControlFlow::Break(#flow) => return #flow,
+                #private::ControlFlow::Continue(#delay) => #sleep,
             }
         }
     }

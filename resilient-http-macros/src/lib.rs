@@ -4,6 +4,7 @@
 //! exists because procedural macros must live in a crate of their own.
 
 mod args;
+mod async_trait;
 mod duration;
 mod errors;
 mod expand;

@@ -18,7 +18,8 @@ const DEFAULT_BACKOFF: Backoff = Backoff::Exponential {
 };
 const DEFAULT_JITTER: Jitter = Jitter::Full;
 
-pub(crate) fn check(args: &Args, function: &ItemFn, errors: &mut Errors) {
+/// `is_async` is true for an `async fn` and for a method `#[async_trait]` has rewritten.
+pub(crate) fn check(args: &Args, function: &ItemFn, is_async: bool, errors: &mut Errors) {
     let sig = &function.sig;
     if let Some(constness) = &sig.constness {
         errors.at(
@@ -26,7 +27,7 @@ pub(crate) fn check(args: &Args, function: &ItemFn, errors: &mut Errors) {
             "`#[resilient]` cannot apply to a `const fn`: retries wait and read the clock at run time; remove `const`",
         );
     }
-    if sig.asyncness.is_none() {
+    if !is_async {
         for (key, value) in [("timeout", &args.timeout), ("deadline", &args.deadline)] {
             if let Some(value) = value {
                 errors.at(

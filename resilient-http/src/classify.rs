@@ -98,6 +98,10 @@ pub enum GiveUp<'a> {
 ///     }
 /// }
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not implement `Classify`, so failures of this type cannot be judged for retrying",
+    note = "implement `resilient_http::Classify` for `{Self}` (a few lines: see its docs), or use `resilient_http::Error`"
+)]
 pub trait Classify {
     /// What this outcome means for retrying and for the breaker.
     fn classify(&self) -> Classification;

@@ -93,16 +93,37 @@ pub fn sleep_blocking(delay: Duration) {
     std::thread::sleep(delay);
 }
 
-/// The return types `#[resilient]` accepts.
+/// The return types `#[resilient]` accepts: every use in generated code goes through this
+/// trait, spanned at the function's return type, so a wrong return type is one error there.
 #[diagnostic::on_unimplemented(
     message = "`#[resilient]` functions must return `Result<T, E>` where `E: From<resilient_http::Error> + Classify`",
     label = "this must be a `Result` whose error type can hold a `resilient_http::Error` and implements `Classify`",
     note = "`resilient_http::Error` works as is; for your own error type, implement `From<resilient_http::Error>` and `resilient_http::Classify`"
 )]
-pub trait ResilientReturn {}
+pub trait ResilientReturn: Sized {
+    /// The value to return when the breaker refuses an attempt.
+    fn rejected(error: Error) -> Self;
 
-impl<T, E: crate::Classify + From<Error>> ResilientReturn for Result<T, E> {}
+    /// Judges an attempt's result; see [`Attempts::finish`].
+    fn finish<'a>(
+        attempts: &mut Attempts<'a>,
+        started: Started<'a>,
+        result: Option<Self>,
+    ) -> ControlFlow<Self, Duration>;
+}
 
-/// Fails to compile, at the return type, unless `R` is a return type `#[resilient]` accepts.
-#[inline]
-pub const fn assert_return<R: ResilientReturn>() {}
+impl<T, E: crate::Classify + From<Error>> ResilientReturn for Result<T, E> {
+    #[inline]
+    fn rejected(error: Error) -> Self {
+        Err(E::from(error))
+    }
+
+    #[inline]
+    fn finish<'a>(
+        attempts: &mut Attempts<'a>,
+        started: Started<'a>,
+        result: Option<Self>,
+    ) -> ControlFlow<Self, Duration> {
+        attempts.finish(started, result, classify_error)
+    }
+}
