@@ -165,10 +165,8 @@ impl RequestBuilder {
         } else {
             (None, Some(request))
         };
-        let mut attempts = 0;
         let http = &self.client.http;
-        let response = call.run_blocking_classified(|limit: Option<Duration>| {
-            attempts += 1;
+        call.run_blocking_classified(|limit: Option<Duration>| {
             let mut attempt = match &template {
                 Some(template) => template.try_clone(),
                 None => single.take(),
@@ -178,12 +176,19 @@ impl RequestBuilder {
                 let own = attempt.timeout().copied().unwrap_or(limit);
                 *attempt.timeout_mut() = Some(own.min(limit));
             }
-            Ok::<_, Error>(http.execute(attempt)?)
-        })?;
-        match shared.status_error(response.status(), response.headers(), attempts) {
-            Some(err) => Err(err),
-            None => Ok(response),
-        }
+            let response = http.execute(attempt).map_err(|err| match limit {
+                // The limit is enforced by reqwest here; report it as the async client does.
+                Some(timeout) if err.is_timeout() => Error::AttemptTimeout {
+                    timeout,
+                    attempts: 1,
+                },
+                _ => Error::from(err),
+            })?;
+            match shared.status_error(response.status(), response.headers(), 1) {
+                Some(err) => Err(err),
+                None => Ok(response),
+            }
+        })
     }
 }
 

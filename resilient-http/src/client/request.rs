@@ -116,10 +116,8 @@ impl RequestBuilder {
         } else {
             (None, Some(request))
         };
-        let mut attempts = 0;
         let response = call
             .run_classified(|| {
-                attempts += 1;
                 let attempt = match &template {
                     Some(template) => template.try_clone(),
                     None => single.take(),
@@ -128,13 +126,15 @@ impl RequestBuilder {
                 async move {
                     let attempt =
                         attempt.expect("a request without a replayable body has one attempt");
-                    Ok::<_, Error>(http.execute(attempt).await?)
+                    let response = http.execute(attempt).await?;
+                    // `on_give_up` sets the attempts and wraps it for a deadline or a budget.
+                    match shared.status_error(response.status(), response.headers(), 1) {
+                        Some(err) => Err(err),
+                        None => Ok(response),
+                    }
                 }
             })
             .await?;
-        match shared.status_error(response.status(), response.headers(), attempts) {
-            Some(err) => Err(err),
-            None => Ok(response),
-        }
+        Ok(response)
     }
 }

@@ -1,0 +1,242 @@
+//! The blocking client (`resilient_http::blocking::Client`) against the fault-injecting server:
+//! the same retry rules as the async client, with each attempt's time limit handed to reqwest as
+//! the request timeout. Plain `#[test]`s: the blocking client must not run inside a tokio
+//! runtime (reqwest's blocking client runs its own).
+
+mod support;
+
+use std::io::Cursor;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use resilient_http::blocking::Client;
+use resilient_http::{Backoff, Error, InMemorySink, Jitter, Registry, RetryPolicy};
+use support::{FaultServer, Reply, closed_port_url};
+
+/// `max_attempts` attempts, 5ms apart, no jitter.
+fn policy(max_attempts: u32) -> resilient_http::RetryConfig {
+    RetryPolicy::builder()
+        .max_attempts(max_attempts)
+        .backoff(Backoff::constant(Duration::from_millis(5)))
+        .jitter(Jitter::None)
+}
+
+/// A blocking client with `policy` and the default breaker and budget of `registry`.
+fn client(registry: &Registry, policy: RetryPolicy) -> Client {
+    Client::build(Client::builder().registry(registry).policy(policy)).expect("valid client")
+}
+
+#[test]
+fn two_503s_then_200_succeeds_on_the_third_request() {
+    let server = FaultServer::start(vec![Reply::status(503), Reply::status(503), Reply::ok()]);
+    let registry = Registry::new();
+    let client = client(&registry, policy(3).build().unwrap());
+
+    let response = client.get(server.url("/")).send().unwrap();
+
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.text().unwrap(), "ok");
+    assert_eq!(server.hits(), 3);
+}
+
+#[test]
+fn persistent_503_fails_after_max_attempts() {
+    let server = FaultServer::always(Reply::status(503).retry_after("0"));
+    let registry = Registry::new();
+    let client = client(&registry, policy(4).build().unwrap());
+
+    let err = client.get(server.url("/")).send().unwrap_err();
+
+    assert!(
+        matches!(
+            err,
+            Error::Status {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                retry_after: Some(Duration::ZERO),
+                attempts: 4,
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(server.hits(), 4);
+}
+
+#[test]
+fn not_found_is_returned_as_ok_after_one_request() {
+    let server = FaultServer::always(Reply::status(404));
+    let registry = Registry::new();
+    let client = client(&registry, policy(3).build().unwrap());
+
+    let response = client.get(server.url("/")).send().unwrap();
+
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert_eq!(server.hits(), 1);
+}
+
+#[test]
+fn post_is_not_retried() {
+    let server = FaultServer::always(Reply::status(503));
+    let registry = Registry::new();
+    let client = client(&registry, policy(3).build().unwrap());
+
+    let err = client
+        .post(server.url("/payments"))
+        .json(&serde_json::json!({"amount": 10}))
+        .send()
+        .unwrap_err();
+
+    assert!(matches!(err, Error::Status { attempts: 1, .. }), "{err:?}");
+    assert_eq!(server.hits(), 1);
+}
+
+#[test]
+fn post_with_generated_idempotency_key_is_retried_with_the_same_key() {
+    let server = FaultServer::start(vec![Reply::status(503), Reply::ok()]);
+    let registry = Registry::new();
+    let builder = Client::builder()
+        .registry(&registry)
+        .policy(policy(3).build().unwrap())
+        .idempotency_keys(true);
+    let client = Client::build(builder).unwrap();
+
+    let response = client
+        .post(server.url("/payments"))
+        .body("payload")
+        .send()
+        .unwrap();
+
+    assert_eq!(response.status(), StatusCode::OK);
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2);
+    let key = requests[0]
+        .header("idempotency-key")
+        .expect("a generated key");
+    assert_eq!(requests[1].header("idempotency-key"), Some(key));
+    assert!(requests.iter().all(|r| r.body == b"payload"));
+}
+
+#[test]
+fn connect_refused_is_retried() {
+    let registry = Registry::new();
+    let client = client(&registry, policy(3).build().unwrap());
+
+    let err = client.post(closed_port_url()).body("x").send().unwrap_err();
+
+    let Error::Transport { source, attempts } = &err else {
+        panic!("expected a transport error, got {err:?}");
+    };
+    assert!(source.is_connect(), "{source:?}");
+    assert_eq!(*attempts, 3);
+}
+
+#[test]
+fn slow_attempt_times_out_and_the_retry_succeeds() {
+    // The slow reply is far slower than the timeout, and the timeout leaves the server ample
+    // time to read (and count) the abandoned request.
+    let server = FaultServer::start(vec![Reply::ok().delay(Duration::from_secs(2)), Reply::ok()]);
+    let sink = Arc::new(InMemorySink::new());
+    let registry = Registry::builder().sink(sink.clone()).build().unwrap();
+    let policy = policy(3)
+        .attempt_timeout(Duration::from_millis(250))
+        .build()
+        .unwrap();
+    let client = client(&registry, policy);
+
+    let response = client.get(server.url("/")).send().unwrap();
+
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(server.hits(), 2);
+    let stats = sink.operation("default");
+    assert_eq!(stats.attempts, 2, "{stats:?}");
+    assert_eq!(stats.retries, 1, "{stats:?}");
+}
+
+#[test]
+fn every_attempt_timing_out_is_reported_as_a_timeout() {
+    let server = FaultServer::always(Reply::ok().delay(Duration::from_secs(5)));
+    let registry = Registry::new();
+    let policy = policy(2)
+        .attempt_timeout(Duration::from_millis(250))
+        .build()
+        .unwrap();
+    let client = client(&registry, policy);
+
+    let err = client.get(server.url("/")).send().unwrap_err();
+
+    // reqwest enforces the limit, and the client reports it as the async client does.
+    let Error::AttemptTimeout { timeout, attempts } = &err else {
+        panic!("expected an attempt timeout, got {err:?}");
+    };
+    assert_eq!(*timeout, Duration::from_millis(250));
+    assert_eq!(*attempts, 2);
+    assert_eq!(server.hits(), 2);
+}
+
+#[test]
+fn status_whose_retry_would_cross_the_deadline_returns_deadline_exceeded() {
+    let server = FaultServer::always(Reply::status(503));
+    let registry = Registry::new();
+    let deadline = Duration::from_millis(200);
+    // The first wait already ends after the deadline, so the call stops after one attempt.
+    let policy = RetryPolicy::builder()
+        .max_attempts(3)
+        .backoff(Backoff::constant(Duration::from_secs(1)))
+        .jitter(Jitter::None)
+        .deadline(deadline)
+        .build()
+        .unwrap();
+    let client = client(&registry, policy);
+
+    let err = client.get(server.url("/")).send().unwrap_err();
+
+    assert!(
+        matches!(
+            &err,
+            Error::DeadlineExceeded { deadline: d, attempts: 1, last: Some(last) }
+                if *d == deadline && matches!(**last, Error::Status { attempts: 1, .. })
+        ),
+        "expected the deadline to stop the call after one attempt, got {err:?}"
+    );
+    assert_eq!(err.status(), Some(StatusCode::SERVICE_UNAVAILABLE));
+    assert_eq!(server.hits(), 1);
+}
+
+#[test]
+fn non_replayable_body_is_sent_once() {
+    let server = FaultServer::always(Reply::status(503));
+    let registry = Registry::new();
+    let client = client(&registry, policy(3).build().unwrap());
+    // A body read from a reader cannot be cloned, so it cannot be sent twice.
+    let body = reqwest::blocking::Body::new(Cursor::new(b"streamed payload".to_vec()));
+
+    let err = client
+        .put(server.url("/blob"))
+        .body(body)
+        .send()
+        .unwrap_err();
+
+    assert!(matches!(err, Error::Status { attempts: 1, .. }), "{err:?}");
+    let requests = server.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].body, b"streamed payload");
+}
+
+#[test]
+fn open_breaker_rejects_without_a_request() {
+    let server = FaultServer::always(Reply::status(503));
+    let registry = Registry::new();
+    let client = client(&registry, policy(1).build().unwrap());
+
+    // The default breaker trips after five failures in a row.
+    for _ in 0..5 {
+        client.get(server.url("/")).send().unwrap_err();
+    }
+    let err = client.get(server.url("/")).send().unwrap_err();
+
+    assert!(
+        matches!(&err, Error::CircuitOpen { breaker, attempts: 0, .. } if breaker == "default"),
+        "{err:?}"
+    );
+    assert_eq!(server.hits(), 5);
+}

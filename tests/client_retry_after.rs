@@ -1,0 +1,254 @@
+//! `Retry-After` through the async `Client`: delay-seconds and HTTP-dates are honoured, a wait
+//! that would cross the deadline or the backoff's maximum ends the call at once, and garbage is
+//! ignored in favour of the backoff.
+//!
+//! The server records no arrival times, so waits are checked twice: the delay the client
+//! scheduled, as reported to a recording metrics sink, and a lower bound on the client-side
+//! elapsed time. The backoff starts at 5ms without jitter, so any wait of a second or more can
+//! only come from `Retry-After`.
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use reqwest::StatusCode;
+use resilient_http::{
+    Backoff, Client, Error, Event, EventKind, InMemorySink, Jitter, MetricsSink, Registry,
+    RetryPolicy,
+};
+use support::{FaultServer, Reply};
+
+/// Keeps the delay of every scheduled retry, and counts everything else in memory.
+#[derive(Debug, Default)]
+struct RetryDelays {
+    delays: Mutex<Vec<Duration>>,
+    memory: InMemorySink,
+}
+
+impl RetryDelays {
+    fn delays(&self) -> Vec<Duration> {
+        self.delays.lock().unwrap().clone()
+    }
+}
+
+impl MetricsSink for RetryDelays {
+    fn record(&self, event: &Event<'_>) {
+        if let EventKind::RetryScheduled { delay, .. } = event.kind {
+            self.delays.lock().unwrap().push(delay);
+        }
+        self.memory.record(event);
+    }
+}
+
+/// Waits of 5ms, 10ms, ... up to 10s (so a `Retry-After` of up to 10s is honoured), no jitter.
+fn policy() -> resilient_http::RetryConfig {
+    RetryPolicy::builder()
+        .max_attempts(3)
+        .backoff(Backoff::exponential(
+            Duration::from_millis(5),
+            2.0,
+            Duration::from_secs(10),
+        ))
+        .jitter(Jitter::None)
+}
+
+/// A client with `policy` on a fresh registry reporting to a fresh [`RetryDelays`] sink.
+fn client(policy: RetryPolicy) -> (Client, Arc<RetryDelays>) {
+    let sink = Arc::new(RetryDelays::default());
+    let registry = Registry::builder()
+        .sink(sink.clone())
+        .build()
+        .expect("valid registry");
+    let client = Client::builder()
+        .registry(&registry)
+        .policy(policy)
+        .build()
+        .expect("valid client");
+    (client, sink)
+}
+
+/// Formats `time` as an IMF-fixdate (RFC 9110 §5.6.7), e.g. `Sun, 06 Nov 1994 08:49:37 GMT`.
+///
+/// The root package does not depend on `httpdate`, so this is the civil-from-days algorithm
+/// of Howard Hinnant's date library, for dates after 1970.
+fn http_date(time: SystemTime) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let secs = time.duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (hour, minute, second) = (rem / 3_600, rem % 3_600 / 60, rem % 60);
+    // Days since 0000-03-01, split into 400-year eras.
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    format!(
+        "{}, {day:02} {} {year} {hour:02}:{minute:02}:{second:02} GMT",
+        DAYS[(days % 7) as usize],
+        MONTHS[(month - 1) as usize],
+    )
+}
+
+#[test]
+fn http_date_helper_formats_imf_fixdate() {
+    // The example of RFC 9110 §5.6.7, and a leap day.
+    let rfc = UNIX_EPOCH + Duration::from_secs(784_111_777);
+    assert_eq!(http_date(rfc), "Sun, 06 Nov 1994 08:49:37 GMT");
+    let leap = UNIX_EPOCH + Duration::from_secs(1_709_164_800);
+    assert_eq!(http_date(leap), "Thu, 29 Feb 2024 00:00:00 GMT");
+    let now = SystemTime::now();
+    let parsed = resilient_http::parse_retry_after(&http_date(now + Duration::from_secs(60)), now);
+    assert!(parsed.is_some_and(|d| d > Duration::from_secs(58) && d <= Duration::from_secs(60)));
+}
+
+#[tokio::test]
+async fn retry_after_seconds_is_honoured() {
+    let server = FaultServer::start(vec![Reply::status(503).retry_after("1"), Reply::ok()]);
+    let (client, sink) = client(policy().build().unwrap());
+
+    let started = Instant::now();
+    let response = client.get(server.url("/")).send().await.unwrap();
+    let elapsed = started.elapsed();
+
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(server.hits(), 2);
+    assert_eq!(sink.delays(), [Duration::from_secs(1)]);
+    assert!(elapsed >= Duration::from_secs(1), "{elapsed:?}");
+}
+
+#[tokio::test]
+async fn retry_after_http_date_is_honoured() {
+    // The date has whole seconds: two seconds ahead, truncated, is still over a second ahead.
+    let written = SystemTime::now();
+    let date = http_date(written + Duration::from_secs(2));
+    let server = FaultServer::start(vec![Reply::status(503).retry_after(date), Reply::ok()]);
+    let (client, sink) = client(policy().build().unwrap());
+
+    let started = Instant::now();
+    let response = client.get(server.url("/")).send().await.unwrap();
+    let elapsed = started.elapsed();
+
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(server.hits(), 2);
+    let delays = sink.delays();
+    assert_eq!(delays.len(), 1, "{delays:?}");
+    // Measured from when the response arrived, so a little under the date's distance.
+    assert!(
+        delays[0] > Duration::from_millis(500) && delays[0] <= Duration::from_secs(2),
+        "{delays:?}"
+    );
+    assert!(elapsed >= delays[0], "{elapsed:?} < {delays:?}");
+}
+
+#[tokio::test]
+async fn retry_after_beyond_the_deadline_returns_at_once() {
+    let server = FaultServer::always(Reply::status(503).retry_after("999999"));
+    let deadline = Duration::from_secs(2);
+    let (client, sink) = client(policy().deadline(deadline).build().unwrap());
+
+    let started = Instant::now();
+    let err = client.get(server.url("/")).send().await.unwrap_err();
+    let elapsed = started.elapsed();
+
+    assert!(
+        matches!(
+            err,
+            Error::Status {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                retry_after: Some(d),
+                attempts: 1,
+            } if d == Duration::from_secs(999_999)
+        ),
+        "{err:?}"
+    );
+    assert_eq!(server.hits(), 1);
+    assert!(sink.delays().is_empty());
+    // The call did not wait for the deadline (nor, of course, for the 11 days asked).
+    assert!(elapsed < deadline, "{elapsed:?}");
+}
+
+#[tokio::test]
+async fn retry_after_beyond_the_backoff_maximum_returns_at_once() {
+    // No deadline: the backoff's 10s maximum is the longest the client will wait.
+    let server = FaultServer::always(Reply::status(429).retry_after("30"));
+    let (client, sink) = client(policy().build().unwrap());
+
+    let err = client.get(server.url("/")).send().await.unwrap_err();
+
+    assert!(
+        matches!(
+            err,
+            Error::Status {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                attempts: 1,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(30)));
+    assert_eq!(server.hits(), 1);
+    assert!(sink.delays().is_empty());
+    assert_eq!(sink.memory.operation("default").give_ups, 1);
+}
+
+#[tokio::test]
+async fn garbage_retry_after_falls_back_to_the_backoff() {
+    let server = FaultServer::start(vec![
+        Reply::status(503).retry_after("soon"),
+        Reply::status(503).retry_after("-5"),
+        Reply::ok(),
+    ]);
+    let (client, sink) = client(policy().build().unwrap());
+
+    let response = client.get(server.url("/")).send().await.unwrap();
+
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(server.hits(), 3);
+    // Exactly the backoff's waits: 5ms, then 10ms.
+    assert_eq!(
+        sink.delays(),
+        [Duration::from_millis(5), Duration::from_millis(10)]
+    );
+}
+
+#[tokio::test]
+async fn garbage_retry_after_is_not_reported_in_the_error() {
+    let server = FaultServer::always(Reply::status(503).retry_after("in a bit"));
+    let (client, _sink) = client(policy().build().unwrap());
+
+    let err = client.get(server.url("/")).send().await.unwrap_err();
+
+    assert!(
+        matches!(
+            err,
+            Error::Status {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                retry_after: None,
+                attempts: 3,
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(server.hits(), 3);
+}
+
+#[tokio::test]
+async fn retry_after_shorter_than_the_backoff_does_not_shorten_it() {
+    // The client waits for the longer of the two: here the 5ms backoff over a zero Retry-After.
+    let server = FaultServer::start(vec![Reply::status(503).retry_after("0"), Reply::ok()]);
+    let (client, sink) = client(policy().build().unwrap());
+
+    let response = client.get(server.url("/")).send().await.unwrap();
+
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(sink.delays(), [Duration::from_millis(5)]);
+}
