@@ -106,7 +106,10 @@ async fn statuses_outside_retry_on_are_not_retried() {
     let server = FaultServer::always(Reply::status(500));
     let client = Payments::new(&server, Registry::new());
     let err = client.invoice(7).await.unwrap_err();
-    assert_eq!(err.status(), Some(reqwest::StatusCode::INTERNAL_SERVER_ERROR));
+    assert_eq!(
+        err.status(),
+        Some(reqwest::StatusCode::INTERNAL_SERVER_ERROR)
+    );
     assert_eq!(server.hits(), 1);
 }
 
@@ -116,7 +119,11 @@ async fn honours_retry_after() {
     let client = Payments::new(&server, Registry::new());
     let started = Instant::now();
     assert_eq!(client.polite().await.unwrap(), "ok");
-    assert!(started.elapsed() >= Duration::from_secs(1), "waited {:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "waited {:?}",
+        started.elapsed()
+    );
     assert_eq!(server.hits(), 2);
 }
 
@@ -163,7 +170,11 @@ async fn methods_naming_one_breaker_share_it() {
     let hits = server.hits();
     let err = client.refund(1).await.unwrap_err();
     assert!(matches!(err, Error::CircuitOpen { ref breaker, .. } if breaker == "payments"));
-    assert_eq!(server.hits(), hits, "a rejected call must not reach the server");
+    assert_eq!(
+        server.hits(),
+        hits,
+        "a rejected call must not reach the server"
+    );
     assert_eq!(sink.operation("payments.refund").rejections, 1);
 }
 
@@ -172,8 +183,14 @@ async fn an_isolated_registry_does_not_touch_the_global_one() {
     let server = FaultServer::always(Reply::status(503));
     let client = Payments::new(&server, registry_with(Arc::new(InMemorySink::new()), 1));
     client.invoice(1).await.unwrap_err();
-    assert_eq!(client.registry.breaker("payments").state(), BreakerState::Open);
-    assert_eq!(Registry::global().breaker("payments").state(), BreakerState::Closed);
+    assert_eq!(
+        client.registry.breaker("payments").state(),
+        BreakerState::Open
+    );
+    assert_eq!(
+        Registry::global().breaker("payments").state(),
+        BreakerState::Closed
+    );
 }
 
 #[tokio::test]
@@ -184,10 +201,16 @@ async fn each_method_reports_its_events() {
     client.invoice(1).await.unwrap();
     client.refund(1).await.unwrap();
     let invoice = sink.operation("payments.invoice");
-    assert_eq!((invoice.attempts, invoice.successes, invoice.retries), (2, 1, 1));
+    assert_eq!(
+        (invoice.attempts, invoice.successes, invoice.retries),
+        (2, 1, 1)
+    );
     assert_eq!(invoice.outcomes.get("status_503"), Some(&1));
     let refund = sink.operation("payments.refund");
-    assert_eq!((refund.attempts, refund.successes, refund.retries), (1, 1, 0));
+    assert_eq!(
+        (refund.attempts, refund.successes, refund.retries),
+        (1, 1, 0)
+    );
 }
 
 #[resilient(max_attempts = 3, backoff = none)]
