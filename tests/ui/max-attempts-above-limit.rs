@@ -1,0 +1,8 @@
+use resilient_http::{resilient, Error};
+
+#[resilient(max_attempts = 101)]
+async fn call() -> Result<u32, Error> {
+    Ok(1)
+}
+
+fn main() {}

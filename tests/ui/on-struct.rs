@@ -1,0 +1,6 @@
+use resilient_http::resilient;
+
+#[resilient(max_attempts = 3)]
+struct Payments;
+
+fn main() {}

@@ -1,0 +1,8 @@
+use resilient_http::resilient;
+
+#[resilient]
+async fn call() {
+
+}
+
+fn main() {}
