@@ -1,5 +1,5 @@
-//! The tour: a flaky server on loopback, a resilient client, and what happens when the server
-//! stumbles, falls over and comes back.
+//! The tour: a flaky server on loopback, a typed client whose methods are `#[resilient]`, and
+//! what happens when the server stumbles, falls over and comes back.
 //!
 //! Run with `cargo run --example quickstart`.
 
@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use resilient_http::{
-    Backoff, BreakerConfig, Client, Event, EventKind, InMemorySink, Jitter, MetricsSink, Registry,
-    RegistryConfig, RetryPolicy,
+    BreakerConfig, Error, Event, EventKind, InMemorySink, MetricsSink, Registry, RegistryConfig,
+    resilient,
 };
 
 /// Prints retries and breaker transitions as they happen, and counts everything in memory.
@@ -43,12 +43,36 @@ impl MetricsSink for Narrator {
     }
 }
 
+/// A typed client of the payments API. Its methods declare their resilience; the retry loop,
+/// the backoff and the `payments` breaker come from `#[resilient]`.
+struct PaymentsClient {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl PaymentsClient {
+    #[resilient(max_attempts = 3, retry_on = [502, 503], breaker = "payments",
+                backoff = exponential(initial = "50ms", factor = 2.0, max = "1s"), jitter = equal,
+                timeout = "2s", name = "payments.invoice")]
+    async fn invoice(&self, id: u64) -> Result<String, Error> {
+        let response = self
+            .http
+            .get(format!("{}/invoices/{id}", self.base))
+            .send()
+            .await?;
+        let response = resilient_http::error_for_status(response)?;
+        Ok(response.text().await?)
+    }
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (addr, server) = flaky_server::start().await;
-    let url = format!("http://{addr}/invoices/42");
     println!("flaky payments server on http://{addr}\n");
 
+    // The global registry, which `#[resilient]` methods use unless told otherwise: set it up
+    // first thing, with a narrating sink and a `payments` breaker that trips after 3 failures
+    // in a row and stays open for a second.
     let narrator = Arc::new(Narrator::default());
     let mut config = RegistryConfig::default();
     config.breakers.insert(
@@ -63,31 +87,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .config(config)
         .sink(narrator.clone())
         .build()?;
-    let policy = RetryPolicy::builder()
-        .max_attempts(3)
-        .backoff(Backoff::exponential(
-            Duration::from_millis(50),
-            2.0,
-            Duration::from_secs(1),
-        ))
-        .jitter(Jitter::Equal)
-        .build()?;
-    let client = Client::builder()
-        .registry(&registry)
-        .policy(policy)
-        .breaker("payments")
-        .operation("payments.invoice")
-        .build()?;
+    Registry::set_global(registry).map_err(|_| "the global registry was already in use")?;
+    let client = PaymentsClient {
+        http: reqwest::Client::new(),
+        base: format!("http://{addr}"),
+    };
 
     println!("1. The server fails twice, then answers:");
     server.fail_next(2);
-    let response = client.get(&url).send().await?;
-    println!("    -> {} {}\n", response.status(), response.text().await?);
+    println!("    -> {}\n", client.invoice(42).await?);
 
     println!("2. The server goes down; calls fail and the breaker opens:");
     server.go_down();
     for call in 1..=2 {
-        let err = client.get(&url).send().await.unwrap_err();
+        let err = client.invoice(42).await.unwrap_err();
         println!("    call {call} -> {err}");
     }
 
@@ -95,7 +108,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let hits_before = server.hits();
     for _ in 0..3 {
         let started = Instant::now();
-        let err = client.get(&url).send().await.unwrap_err();
+        let err = client.invoice(42).await.unwrap_err();
         println!("    rejected in {:.0?}: {err}", started.elapsed());
     }
     println!(
@@ -106,8 +119,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("4. The server recovers; after the open duration one probe closes the breaker:");
     server.recover();
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let response = client.get(&url).send().await?;
-    println!("    -> {}\n", response.status());
+    println!("    -> {}\n", client.invoice(42).await?);
 
     println!("5. Metrics of `payments.invoice`:");
     let stats = narrator.memory.operation("payments.invoice");

@@ -13,10 +13,7 @@ mod validate;
 
 use proc_macro::TokenStream;
 
-/// Makes an `async fn` (or a plain `fn`) resilient: retries with backoff and jitter, a named
-/// circuit breaker and a retry budget, declared in the attribute and checked at compile time.
-///
-/// See the `resilient-http` crate documentation for every argument.
+/// The `#[resilient]` attribute.
 #[proc_macro_attribute]
 pub fn resilient(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::resilient(args.into(), item.into()).into()

@@ -192,6 +192,18 @@ impl RequestBuilder {
     }
 }
 
+/// Turns a response with an error status (4xx or 5xx) into [`Error::Status`], keeping the
+/// server's `Retry-After`; the blocking twin of [`crate::error_for_status`].
+///
+/// # Errors
+/// [`Error::Status`] when the status is 4xx or 5xx.
+pub fn error_for_status(response: Response) -> Result<Response, Error> {
+    match crate::client::status_error(response.status(), response.headers()) {
+        Some(err) => Err(err),
+        None => Ok(response),
+    }
+}
+
 impl crate::Classify for Response {
     fn classify(&self) -> crate::Classification {
         crate::classify::of_status(self.status(), self.headers())

@@ -1,7 +1,9 @@
 //! Retries, backoff with jitter, circuit breakers and retry budgets for HTTP API clients built
 //! on [`reqwest`], declared rather than hand-written.
 //!
-//! # Two ways in
+//! # Three ways in
+//! - [`macro@resilient`]: annotate the methods of a typed API client, and the policy is
+//!   declared, checked at compile time and generated around each method's body.
 //! - [`Client`]: a resilient wrapper over `reqwest::Client` with reqwest's request-builder
 //!   feel. Every request runs under a [`RetryPolicy`], a named [`Breaker`] and a
 //!   [`RetryBudget`].
@@ -76,4 +78,89 @@ pub use registry::{Registry, RegistryBuilder, RegistryConfig};
 pub use retry_after::parse as parse_retry_after;
 pub use status_set::StatusSet;
 
+/// Makes an `async fn` (or a plain `fn`) resilient: retries with backoff and jitter, a named
+/// circuit breaker and a retry budget, declared in the attribute and checked at compile time.
+///
+/// ```
+/// use resilient_http::{Error, resilient};
+///
+/// struct Payments {
+///     http: reqwest::Client,
+/// }
+///
+/// impl Payments {
+///     #[resilient(max_attempts = 3, retry_on = [502, 503], breaker = "payments")]
+///     async fn invoice(&self, id: u64) -> Result<String, Error> {
+///         let url = format!("http://127.0.0.1:9/invoices/{id}");
+///         let response = resilient_http::error_for_status(self.http.get(url).send().await?)?;
+///         Ok(response.text().await?)
+///     }
+/// }
+/// ```
+///
+/// The body runs once per attempt. It borrows the function's arguments, so every argument is
+/// usable in every attempt; a body that *moves* an argument out (passes a `String` by value, say)
+/// does not compile, with rustc's "value moved here, in previous iteration of loop" pointing at
+/// the move: clone it inside the body, or take the argument by reference.
+///
+/// # Arguments
+/// Every argument is optional and may appear once; unset ones take the runtime's defaults
+/// ([`RetryConfig`], [`BreakerConfig`], [`BudgetConfig`]).
+///
+/// | argument | meaning |
+/// |---|---|
+/// | `max_attempts = 3` | attempts in all, including the first: 1..=100 |
+/// | `retry_on = [502, 503, 520..=529]` | statuses and inclusive ranges to retry, within 400..=599 |
+/// | `backoff = ...` | `none`, `constant("200ms")`, `linear(initial = "100ms", step = "100ms", max = "2s")` or `exponential(initial = "100ms", factor = 2.0, max = "10s")`; durations take `ms`, `s` or `m` |
+/// | `jitter = full` | `none`, `full`, `equal` or `decorrelated` (see [`Jitter`]) |
+/// | `timeout = "2s"` | per attempt (`async fn` only) |
+/// | `deadline = "10s"` | for the whole call, from the first attempt (`async fn` only) |
+/// | `breaker = "payments"` | the registry's breaker of that name; methods naming one breaker share it |
+/// | `budget = "name"` or `budget = false` | the retry budget to draw on; default: the breaker's, else the operation's |
+/// | `idempotent = false` | retry only what provably did not reach the server (a connect failure) or what the server asked to be retried with `Retry-After` |
+/// | `registry = &self.registry` | an expression giving `&Registry`; default: [`Registry::global`] |
+/// | `name = "payments.invoice"` | the operation's name in metrics; default: the module path and function name |
+/// | `crate = "path"` | where this crate is, for crates that re-export it |
+///
+/// A wrong value is a compile error pointing at it, with what to write instead; every mistake of
+/// one attribute is reported in the same compile, and the function is still emitted unchanged so
+/// the rest of the crate keeps compiling.
+///
+/// # Rules checked at compile time
+/// - `timeout` must not exceed `deadline`, and a `deadline` must leave room for the first
+///   retry's shortest wait when `max_attempts > 1`.
+/// - `timeout` and `deadline` need an `async fn`: a blocking call cannot be cut short from
+///   outside.
+/// - The return type must be a `Result<T, E>` (any alias) where `E: From<Error> + Classify`.
+/// - Not on a `const fn`, nor on anything but a function.
+///
+/// # Cost
+/// With the global registry, each function caches its breaker and budget handles in a `static`:
+/// after the first call no map lookup and no allocation happens per call. With `registry = ...`
+/// the handles are looked up on every call (a read lock and a hash), so keep that for tests
+/// and multi-tenant code.
+///
+/// # With `#[async_trait]`
+/// Put `#[async_trait]` on the impl block and `#[resilient]` on the method inside it:
+///
+/// ```
+/// # use resilient_http::{Error, resilient};
+/// use async_trait::async_trait;
+///
+/// #[async_trait]
+/// trait Payments {
+///     async fn invoice(&self, id: u64) -> Result<u64, Error>;
+/// }
+///
+/// struct Client;
+///
+/// #[async_trait]
+/// impl Payments for Client {
+///     #[resilient(breaker = "payments")]
+///     async fn invoice(&self, id: u64) -> Result<u64, Error> {
+///         Ok(id)
+///     }
+/// }
+/// ```
+#[doc(inline)]
 pub use resilient_http_macros::resilient;

@@ -270,15 +270,19 @@ impl<'r> ClientBuilder<'r> {
 /// # Errors
 /// [`Error::Status`] when the status is 4xx or 5xx.
 pub fn error_for_status(response: Response) -> Result<Response, Error> {
-    let status = response.status();
-    if status.is_client_error() || status.is_server_error() {
-        return Err(Error::Status {
-            status,
-            retry_after: retry_after::from_headers(response.headers()),
-            attempts: 1,
-        });
+    match status_error(response.status(), response.headers()) {
+        Some(err) => Err(err),
+        None => Ok(response),
     }
-    Ok(response)
+}
+
+/// [`Error::Status`] for a 4xx or 5xx status.
+pub(crate) fn status_error(status: reqwest::StatusCode, headers: &HeaderMap) -> Option<Error> {
+    (status.is_client_error() || status.is_server_error()).then(|| Error::Status {
+        status,
+        retry_after: retry_after::from_headers(headers),
+        attempts: 1,
+    })
 }
 
 const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
