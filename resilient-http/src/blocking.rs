@@ -12,8 +12,8 @@ use reqwest::blocking::Response;
 use reqwest::{IntoUrl, Method};
 use serde::Serialize;
 
-use crate::client::{Shared, prepare_idempotency};
-use crate::{Breaker, Call, ClientBuilder, ConfigError, Error};
+use crate::client::{Replay, Shared, prepare_idempotency};
+use crate::{Breaker, ClientBuilder, ConfigError, Error};
 
 /// A blocking HTTP client with retries, a breaker and a budget; see
 /// [`Client`](crate::Client) for the rules. Do not use it inside an async runtime.
@@ -150,28 +150,11 @@ impl RequestBuilder {
             prepare_idempotency(&method, request.headers_mut(), shared.idempotency_keys);
         let replayable = request.try_clone().is_some();
         let policy = shared.policy_for(replayable);
-        let operation = self.operation.as_deref().unwrap_or(&shared.operation);
-        let mut call = Call::new(operation, &policy)
-            .sink(&*shared.sink)
-            .idempotent(idempotent);
-        if let Some(breaker) = &shared.breaker {
-            call = call.breaker(breaker);
-        }
-        if let Some(budget) = &shared.budget {
-            call = call.budget(budget);
-        }
-        let (template, mut single) = if replayable {
-            (Some(request), None)
-        } else {
-            (None, Some(request))
-        };
+        let call = shared.call(&policy, self.operation.as_deref(), idempotent);
+        let mut replay = Replay::new(request, replayable);
         let http = &self.client.http;
         call.run_blocking_classified(|limit: Option<Duration>| {
-            let mut attempt = match &template {
-                Some(template) => template.try_clone(),
-                None => single.take(),
-            }
-            .expect("a request without a replayable body has one attempt");
+            let mut attempt = replay.next(reqwest::blocking::Request::try_clone);
             if let Some(limit) = limit {
                 let own = attempt.timeout().copied().unwrap_or(limit);
                 *attempt.timeout_mut() = Some(own.min(limit));

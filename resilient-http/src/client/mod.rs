@@ -11,7 +11,7 @@ pub use request::RequestBuilder;
 
 use crate::metrics::MetricsSink;
 use crate::registry::check_name;
-use crate::{Breaker, ConfigError, Error, Registry, RetryBudget, RetryPolicy, retry_after};
+use crate::{Breaker, Call, ConfigError, Error, Registry, RetryBudget, RetryPolicy, retry_after};
 
 /// An HTTP client whose every request runs under a retry policy, a named circuit breaker and a
 /// retry budget. Cheap to clone: clones share the connection pool, breaker and budget.
@@ -285,6 +285,38 @@ pub(crate) fn status_error(status: reqwest::StatusCode, headers: &HeaderMap) -> 
     })
 }
 
+/// Where each attempt's request comes from: a clone of the built request, or, when its body
+/// cannot be cloned, the request itself, once (the policy then allows a single attempt).
+pub(crate) struct Replay<R> {
+    template: Option<R>,
+    single: Option<R>,
+}
+
+impl<R> Replay<R> {
+    pub(crate) fn new(request: R, replayable: bool) -> Self {
+        if replayable {
+            Replay {
+                template: Some(request),
+                single: None,
+            }
+        } else {
+            Replay {
+                template: None,
+                single: Some(request),
+            }
+        }
+    }
+
+    /// The request of the next attempt.
+    pub(crate) fn next(&mut self, clone: impl Fn(&R) -> Option<R>) -> R {
+        self.template
+            .as_ref()
+            .and_then(clone)
+            .or_else(|| self.single.take())
+            .expect("a request that cannot be cloned gets a single attempt")
+    }
+}
+
 const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 
 /// Whether a request may be repeated, adding an `Idempotency-Key` when asked to so that it may.
@@ -305,6 +337,26 @@ pub(crate) fn prepare_idempotency(
 }
 
 impl Shared {
+    /// The call of one request, under `policy`, named `operation` (default: the client's).
+    pub(crate) fn call<'a>(
+        &'a self,
+        policy: &'a RetryPolicy,
+        operation: Option<&'a str>,
+        idempotent: bool,
+    ) -> Call<'a> {
+        let operation = operation.unwrap_or(&self.operation);
+        let mut call = Call::new(operation, policy)
+            .sink(&*self.sink)
+            .idempotent(idempotent);
+        if let Some(breaker) = &self.breaker {
+            call = call.breaker(breaker);
+        }
+        if let Some(budget) = &self.budget {
+            call = call.budget(budget);
+        }
+        call
+    }
+
     /// The error for a response whose status the policy would have retried.
     pub(crate) fn status_error(
         &self,

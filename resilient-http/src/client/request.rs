@@ -7,8 +7,8 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Body, Response};
 use serde::Serialize;
 
-use super::{Shared, prepare_idempotency};
-use crate::{Call, Error};
+use super::{Replay, Shared, prepare_idempotency};
+use crate::Error;
 
 /// A request being built, with reqwest's builder methods; [`send`](RequestBuilder::send) runs
 /// it under the client's policy, breaker and budget.
@@ -101,40 +101,20 @@ impl RequestBuilder {
             prepare_idempotency(&method, request.headers_mut(), shared.idempotency_keys);
         let replayable = request.try_clone().is_some();
         let policy = shared.policy_for(replayable);
-        let operation = self.operation.as_deref().unwrap_or(&shared.operation);
-        let mut call = Call::new(operation, &policy)
-            .sink(&*shared.sink)
-            .idempotent(idempotent);
-        if let Some(breaker) = &shared.breaker {
-            call = call.breaker(breaker);
-        }
-        if let Some(budget) = &shared.budget {
-            call = call.budget(budget);
-        }
-        let (template, mut single) = if replayable {
-            (Some(request), None)
-        } else {
-            (None, Some(request))
-        };
-        let response = call
-            .run_classified(|| {
-                let attempt = match &template {
-                    Some(template) => template.try_clone(),
-                    None => single.take(),
-                };
-                let http = &self.http;
-                async move {
-                    let attempt =
-                        attempt.expect("a request without a replayable body has one attempt");
-                    let response = http.execute(attempt).await?;
-                    // `on_give_up` sets the attempts and wraps it for a deadline or a budget.
-                    match shared.status_error(response.status(), response.headers(), 1) {
-                        Some(err) => Err(err),
-                        None => Ok(response),
-                    }
+        let call = shared.call(&policy, self.operation.as_deref(), idempotent);
+        let mut replay = Replay::new(request, replayable);
+        call.run_classified(|| {
+            let attempt = replay.next(reqwest::Request::try_clone);
+            let http = &self.http;
+            async move {
+                let response = http.execute(attempt).await?;
+                // `on_give_up` sets the attempts and wraps it for a deadline or a budget.
+                match shared.status_error(response.status(), response.headers(), 1) {
+                    Some(err) => Err(err),
+                    None => Ok(response),
                 }
-            })
-            .await?;
-        Ok(response)
+            }
+        })
+        .await
     }
 }
