@@ -99,11 +99,13 @@ impl Backoff {
             Backoff::Linear { initial, step, max } => {
                 initial.saturating_add(step.saturating_mul(steps)).min(max)
             }
+            Backoff::Exponential { initial, .. } if initial.is_zero() => Duration::ZERO,
             Backoff::Exponential {
                 initial,
                 factor,
                 max,
             } => {
+                // Overflow (an infinite product) saturates to `max`.
                 let secs = initial.as_secs_f64() * factor.powf(f64::from(steps));
                 Duration::try_from_secs_f64(secs).map_or(max, |d| d.min(max))
             }

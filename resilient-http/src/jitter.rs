@@ -64,8 +64,9 @@ impl Jitter {
     }
 }
 
-/// A uniform draw in `[low, high]`, at nanosecond resolution (saturating at ~584 years).
+/// A uniform draw in `[low, high]`, at nanosecond resolution. A span wider than `u64` nanoseconds
+/// (~584 years) is drawn within its first 584 years, so the draw never falls below `low`.
 fn uniform<R: Rng + ?Sized>(rng: &mut R, low: Duration, high: Duration) -> Duration {
-    let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
-    Duration::from_nanos(rng.random_range(nanos(low)..=nanos(high)))
+    let span = u64::try_from(high.saturating_sub(low).as_nanos()).unwrap_or(u64::MAX);
+    low.saturating_add(Duration::from_nanos(rng.random_range(0..=span)))
 }

@@ -151,6 +151,18 @@ impl BreakerConfig {
                 "must be at least 1, got 0",
             ));
         }
+        if let WindowConfig::Count { size } = self.window
+            && self.uses_window()
+            && self.minimum_calls > size
+        {
+            return Err(ConfigError::new(
+                "minimum_calls",
+                format!(
+                    "must not exceed `window.size` ({size}), or the rate rules could never trip; got {}",
+                    self.minimum_calls
+                ),
+            ));
+        }
         if self.open_duration.is_zero() {
             return Err(ConfigError::new(
                 "open_duration",

@@ -324,6 +324,10 @@ impl Breaker {
             .unwrap_or_else(PoisonError::into_inner);
         let current = self.load();
         if current.state() == to {
+            if to == BreakerState::Closed {
+                // Not a transition, but `reset` still forgets the failures counted so far.
+                self.forget_failures();
+            }
             return;
         }
         self.enter(current, to);
@@ -341,16 +345,18 @@ impl Breaker {
                 let until = self.elapsed_nanos().saturating_add(nanos);
                 self.open_until.store(until, Ordering::Release);
             }
-            BreakerState::Closed => {
-                self.trips.store(0, Ordering::Relaxed);
-                self.consecutive_failures.store(0, Ordering::Relaxed);
-                if let Some(window) = &self.window {
-                    window.reset();
-                }
-            }
+            BreakerState::Closed => self.forget_failures(),
             BreakerState::HalfOpen | BreakerState::ForcedOpen | BreakerState::Disabled => {}
         }
         self.word.store(current.next(to).0, Ordering::Release);
+    }
+
+    fn forget_failures(&self) {
+        self.trips.store(0, Ordering::Relaxed);
+        self.consecutive_failures.store(0, Ordering::Relaxed);
+        if let Some(window) = &self.window {
+            window.reset();
+        }
     }
 
     fn report(&self, from: BreakerState, to: BreakerState, operation: Option<&str>) {

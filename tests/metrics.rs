@@ -1,0 +1,611 @@
+//! Metrics: the events a call reports (attempts, outcomes, retries, give-ups, rejections, spent
+//! budgets, latencies), as counted by `InMemorySink` and logged by `TracingSink`, and the rule
+//! that events name operations, never URLs.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use resilient_http::{
+    AttemptOutcome, Backoff, Breaker, BreakerConfig, BreakerState, BudgetConfig, Call, Client,
+    Error, Event, EventKind, InMemorySink, Jitter, ManualClock, MetricsSink, Registry,
+    RegistryConfig, RetryPolicy, TracingSink,
+};
+use tracing::Level;
+use tracing::field::{Field, Visit};
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt as _};
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn status(code: u16) -> Error {
+    Error::Status {
+        status: StatusCode::from_u16(code).unwrap(),
+        retry_after: None,
+        attempts: 1,
+    }
+}
+
+fn policy(max_attempts: u32) -> RetryPolicy {
+    RetryPolicy::builder()
+        .max_attempts(max_attempts)
+        .backoff(Backoff::constant(ms(10)))
+        .jitter(Jitter::None)
+        .build()
+        .unwrap()
+}
+
+/// Runs a call named `operation` reporting to `sink`, whose attempts fail with the errors of
+/// `script` in turn and then succeed.
+async fn run_script(
+    operation: &str,
+    policy: &RetryPolicy,
+    sink: &dyn MetricsSink,
+    script: Vec<Error>,
+) -> Result<(), Error> {
+    let mut script = script.into_iter();
+    Call::new(operation, policy)
+        .sink(sink)
+        .run(|| {
+            let outcome = script.next().map_or(Ok(()), Err);
+            async move { outcome }
+        })
+        .await
+}
+
+fn outcomes(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
+    pairs.iter().map(|&(k, v)| (k.to_owned(), v)).collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_reports_its_attempts_and_their_outcomes() {
+    let sink = InMemorySink::new();
+
+    let result = run_script(
+        "inventory.count",
+        &policy(5),
+        &sink,
+        vec![status(503), status(429)],
+    )
+    .await;
+
+    assert!(result.is_ok());
+    let stats = sink.operation("inventory.count");
+    assert_eq!(stats.attempts, 3);
+    assert_eq!(stats.successes, 1);
+    assert_eq!(
+        stats.outcomes,
+        outcomes(&[("status_429", 1), ("status_503", 1), ("success", 1)])
+    );
+    assert_eq!(stats.retries, 2);
+    assert_eq!(stats.give_ups, 0);
+    assert_eq!(stats.rejections, 0);
+    assert_eq!(stats.budget_exhaustions, 0);
+    assert_eq!(stats.latency.count, 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_that_runs_out_of_attempts_reports_a_give_up() {
+    let sink = InMemorySink::new();
+
+    let result = run_script(
+        "inventory.count",
+        &policy(3),
+        &sink,
+        (0..5).map(|_| status(503)).collect(),
+    )
+    .await;
+
+    assert!(result.is_err());
+    let stats = sink.operation("inventory.count");
+    assert_eq!(stats.attempts, 3);
+    assert_eq!(stats.successes, 0);
+    assert_eq!(stats.outcomes, outcomes(&[("status_503", 3)]));
+    assert_eq!(stats.retries, 2);
+    assert_eq!(stats.give_ups, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn timed_out_attempts_are_reported_as_such() {
+    let sink = InMemorySink::new();
+    let policy = RetryPolicy::builder()
+        .max_attempts(2)
+        .backoff(Backoff::None)
+        .attempt_timeout(ms(100))
+        .build()
+        .unwrap();
+
+    let result: Result<(), Error> = Call::new("inventory.count", &policy)
+        .sink(&sink)
+        .run(std::future::pending)
+        .await;
+
+    assert!(matches!(result, Err(Error::AttemptTimeout { .. })));
+    let stats = sink.operation("inventory.count");
+    assert_eq!(stats.outcomes, outcomes(&[("timed_out", 2)]));
+    assert_eq!(stats.give_ups, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_rejected_call_reports_a_rejection_and_no_attempt() {
+    let sink = InMemorySink::new();
+    let breaker = Breaker::new("inventory", BreakerConfig::new()).unwrap();
+    breaker.force_open();
+
+    let result: Result<(), Error> = Call::new("inventory.count", &policy(3))
+        .breaker(&breaker)
+        .sink(&sink)
+        .run(|| async { Ok(()) })
+        .await;
+
+    assert!(matches!(result, Err(Error::CircuitOpen { .. })));
+    let stats = sink.operation("inventory.count");
+    assert_eq!(stats.rejections, 1);
+    assert_eq!(stats.attempts, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_spent_budget_reports_a_budget_exhaustion() {
+    let clock = ManualClock::new();
+    let registry = Registry::builder()
+        .config(RegistryConfig {
+            budget: BudgetConfig {
+                retry_ratio: 0.0,
+                min_retries_per_second: 1,
+                ..BudgetConfig::new()
+            },
+            ..RegistryConfig::default()
+        })
+        .clock(Arc::new(clock))
+        .build()
+        .unwrap();
+    let budget = registry.budget("inventory");
+    let sink = InMemorySink::new();
+
+    let result: Result<(), Error> = Call::new("inventory.count", &policy(5))
+        .budget(&budget)
+        .sink(&sink)
+        .run(|| async { Err(status(503)) })
+        .await;
+
+    assert!(matches!(result, Err(Error::BudgetExhausted { .. })));
+    let stats = sink.operation("inventory.count");
+    assert_eq!(stats.budget_exhaustions, 1);
+    assert_eq!(stats.retries, 1);
+    assert_eq!(stats.give_ups, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn attempt_latencies_are_summarised() {
+    let sink = InMemorySink::new();
+    let mut attempts = 0u64;
+
+    let result: Result<(), Error> = Call::new("inventory.count", &policy(3))
+        .sink(&sink)
+        .run(|| {
+            attempts += 1;
+            let (took, outcome) = (ms(100 * attempts), attempts);
+            async move {
+                tokio::time::sleep(took).await;
+                if outcome < 3 {
+                    Err(status(503))
+                } else {
+                    Ok(())
+                }
+            }
+        })
+        .await;
+
+    assert!(result.is_ok());
+    let latency = sink.operation("inventory.count").latency;
+    assert_eq!(latency.count, 3);
+    assert!(
+        latency.min >= ms(100) && latency.min < ms(105),
+        "{latency:?}"
+    );
+    assert!(
+        latency.max >= ms(300) && latency.max < ms(305),
+        "{latency:?}"
+    );
+    assert!(
+        latency.total >= ms(600) && latency.total < ms(615),
+        "{latency:?}"
+    );
+    let mean = latency.mean().unwrap();
+    assert!(mean >= ms(200) && mean < ms(205), "{mean:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn operations_are_counted_apart() {
+    let sink = InMemorySink::new();
+
+    run_script("inventory.count", &policy(3), &sink, vec![status(503)])
+        .await
+        .unwrap();
+    run_script("orders.list", &policy(3), &sink, vec![])
+        .await
+        .unwrap();
+
+    assert_eq!(sink.operation("inventory.count").attempts, 2);
+    assert_eq!(sink.operation("orders.list").attempts, 1);
+    assert_eq!(sink.operation("never.called").attempts, 0);
+    let names: Vec<_> = sink.snapshot().operations.into_keys().collect();
+    assert_eq!(names, ["inventory.count", "orders.list"]);
+}
+
+#[test]
+fn operation_names_beyond_256_are_folded_into_one() {
+    let sink = InMemorySink::new();
+    let names: Vec<String> = (0..300).map(|i| format!("op.{i}")).collect();
+    for name in &names {
+        sink.record(&Event {
+            operation: Some(name),
+            breaker: None,
+            kind: EventKind::AttemptFinished {
+                attempt: 1,
+                outcome: AttemptOutcome::Success,
+                latency: ms(1),
+            },
+        });
+    }
+
+    let snapshot = sink.snapshot();
+    assert_eq!(snapshot.operations.len(), 257);
+    assert_eq!(sink.operation("op.255").attempts, 1);
+    assert_eq!(sink.operation("op.256").attempts, 0);
+    assert_eq!(sink.operation(InMemorySink::OVERFLOW).attempts, 44);
+}
+
+/// An owned copy of the events a sink received, for checking their order and content.
+#[derive(Debug, Default)]
+struct RecordingSink {
+    events: Mutex<Vec<String>>,
+}
+
+impl RecordingSink {
+    fn events(&self) -> Vec<String> {
+        self.events.lock().unwrap().clone()
+    }
+}
+
+impl MetricsSink for RecordingSink {
+    fn record(&self, event: &Event<'_>) {
+        let summary = match event.kind {
+            EventKind::AttemptFinished {
+                attempt, outcome, ..
+            } => format!("attempt {attempt}: {}", outcome.label()),
+            EventKind::RetryScheduled { attempt, delay, .. } => {
+                format!("retry after {attempt} in {delay:?}")
+            }
+            EventKind::GaveUp { attempts, reason } => {
+                format!("gave up after {attempts}: {reason:?}")
+            }
+            EventKind::CallRejected { .. } => "rejected".to_owned(),
+            EventKind::BudgetExhausted { budget } => format!("budget {budget} spent"),
+            EventKind::BreakerStateChanged { from, to } => format!("{from:?} -> {to:?}"),
+            _ => format!("{:?}", event.kind),
+        };
+        let line = format!(
+            "[{} {}] {summary} | {event:?}",
+            event.operation.unwrap_or("-"),
+            event.breaker.unwrap_or("-"),
+        );
+        self.events.lock().unwrap().push(line);
+    }
+}
+
+/// The summaries of `events`, without the full `Debug` of each.
+fn summaries(events: &[String]) -> Vec<&str> {
+    events
+        .iter()
+        .map(|e| e.split(" | ").next().unwrap())
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn events_arrive_in_order_with_the_operation_and_breaker_names() {
+    let sink = RecordingSink::default();
+    let config = BreakerConfig {
+        consecutive_failures: Some(2),
+        ..BreakerConfig::new()
+    };
+    let registry = Registry::builder()
+        .config(RegistryConfig {
+            breaker: config,
+            ..RegistryConfig::default()
+        })
+        .sink(Arc::new(InMemorySink::new()))
+        .build()
+        .unwrap();
+    let breaker = registry.breaker("inventory");
+
+    let result: Result<(), Error> = Call::new("inventory.count", &policy(3))
+        .breaker(&breaker)
+        .sink(&sink)
+        .run(|| async { Err(status(503)) })
+        .await;
+
+    assert!(matches!(
+        result,
+        Err(Error::CircuitOpen { attempts: 2, .. })
+    ));
+    assert_eq!(
+        summaries(&sink.events()),
+        [
+            "[inventory.count inventory] attempt 1: status_503",
+            "[inventory.count inventory] retry after 1 in 10ms",
+            "[inventory.count inventory] attempt 2: status_503",
+            "[inventory.count inventory] retry after 2 in 10ms",
+            "[inventory.count inventory] rejected",
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn breaker_transitions_reach_the_registry_sink() {
+    let sink = Arc::new(InMemorySink::new());
+    let config = BreakerConfig {
+        consecutive_failures: Some(2),
+        ..BreakerConfig::new()
+    };
+    let registry = Registry::builder()
+        .config(RegistryConfig {
+            breaker: config,
+            ..RegistryConfig::default()
+        })
+        .sink(sink.clone())
+        .build()
+        .unwrap();
+    let breaker = registry.breaker("inventory");
+
+    let _: Result<(), Error> = Call::new("inventory.count", &policy(3))
+        .breaker(&breaker)
+        .sink(&**registry.sink())
+        .run(|| async { Err(status(503)) })
+        .await;
+
+    assert_eq!(
+        sink.transitions_of("inventory"),
+        [(BreakerState::Closed, BreakerState::Open)]
+    );
+    let stats = sink.operation("inventory.count");
+    assert_eq!((stats.attempts, stats.rejections), (2, 1));
+}
+
+#[tokio::test]
+async fn client_events_name_the_operation_never_the_url() {
+    let sink = Arc::new(RecordingSink::default());
+    let registry = Registry::builder().sink(sink.clone()).build().unwrap();
+    let client = Client::builder()
+        .registry(&registry)
+        .breaker("orders")
+        .operation("orders.get")
+        .build()
+        .unwrap();
+
+    // reqwest refuses the scheme before opening any connection, so no socket is needed.
+    let url = "ftp://user:hunter2@orders.example.invalid/v1/orders/42?token=s3cr3t";
+    let result = client.get(url).send().await;
+
+    assert!(result.is_err());
+    let events = sink.events();
+    assert!(!events.is_empty(), "the attempt was not reported");
+    for event in &events {
+        assert!(event.starts_with("[orders.get orders]"), "{event}");
+        for part in [
+            "ftp",
+            "://",
+            "hunter2",
+            "example",
+            "/v1/orders",
+            "token",
+            "s3cr3t",
+        ] {
+            assert!(!event.contains(part), "{part:?} leaked into {event}");
+        }
+    }
+}
+
+#[test]
+fn attempt_outcome_labels_are_stable() {
+    let labels: Vec<_> = [
+        AttemptOutcome::Success,
+        AttemptOutcome::Status(StatusCode::SERVICE_UNAVAILABLE),
+        AttemptOutcome::ConnectFailed,
+        AttemptOutcome::TransportFailed,
+        AttemptOutcome::TimedOut,
+        AttemptOutcome::Failed,
+    ]
+    .iter()
+    .map(|outcome| outcome.label().into_owned())
+    .collect();
+    assert_eq!(
+        labels,
+        [
+            "success",
+            "status_503",
+            "connect_failed",
+            "transport_failed",
+            "timed_out",
+            "failed"
+        ]
+    );
+}
+
+// `TracingSink`, observed through a `tracing-subscriber` layer that keeps every event.
+
+/// One `tracing` event: its level, target and fields (`message` included).
+#[derive(Debug, Clone)]
+struct Logged {
+    level: Level,
+    target: String,
+    fields: BTreeMap<String, String>,
+}
+
+impl Logged {
+    fn field(&self, name: &str) -> Option<&str> {
+        self.fields.get(name).map(String::as_str)
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+struct Capture(Arc<Mutex<Vec<Logged>>>);
+
+impl Capture {
+    fn logged(&self) -> Vec<Logged> {
+        self.0.lock().unwrap().clone()
+    }
+
+    /// The event whose message is `message`.
+    fn find(&self, message: &str) -> Logged {
+        let logged = self.logged();
+        logged
+            .iter()
+            .find(|l| l.field("message") == Some(message))
+            .cloned()
+            .unwrap_or_else(|| panic!("no {message:?} event in {logged:#?}"))
+    }
+
+    /// Runs `f` with this capture as the thread's subscriber.
+    fn during<T>(&self, f: impl FnOnce() -> T) -> T {
+        let subscriber = tracing_subscriber::registry().with(self.clone());
+        tracing::subscriber::with_default(subscriber, f)
+    }
+}
+
+#[derive(Default)]
+struct Fields(BTreeMap<String, String>);
+
+impl Visit for Fields {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name().to_owned(), value.to_owned());
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.0.insert(field.name().to_owned(), format!("{value:?}"));
+    }
+}
+
+impl<S: tracing::Subscriber> Layer<S> for Capture {
+    fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        self.0.lock().unwrap().push(Logged {
+            level: *event.metadata().level(),
+            target: event.metadata().target().to_owned(),
+            fields: fields.0,
+        });
+    }
+}
+
+/// Runs a blocking call of `inventory.count` that fails twice with a 503, logged by
+/// `TracingSink`.
+fn failing_call_logged_by_tracing() -> Capture {
+    let capture = Capture::default();
+    let policy = RetryPolicy::builder()
+        .max_attempts(2)
+        .backoff(Backoff::None)
+        .build()
+        .unwrap();
+    let result: Result<(), Error> = capture.during(|| {
+        Call::new("inventory.count", &policy)
+            .sink(&TracingSink)
+            .run_blocking(|_| Err(status(503)))
+    });
+    assert!(result.is_err());
+    capture
+}
+
+#[test]
+fn tracing_sink_logs_a_give_up_at_warn_with_the_operation() {
+    let gave_up = failing_call_logged_by_tracing().find("gave up");
+
+    assert_eq!(gave_up.level, Level::WARN);
+    assert_eq!(gave_up.target, "resilient_http");
+    assert_eq!(gave_up.field("operation"), Some("inventory.count"));
+    assert_eq!(gave_up.field("attempts"), Some("2"));
+}
+
+#[test]
+fn tracing_sink_logs_retries_at_debug_and_attempts_at_trace() {
+    let capture = failing_call_logged_by_tracing();
+
+    let retry = capture.find("retry scheduled");
+    assert_eq!(retry.level, Level::DEBUG);
+    assert_eq!(retry.field("operation"), Some("inventory.count"));
+    assert_eq!(retry.field("reason"), Some("status_503"));
+
+    let attempts: Vec<_> = capture
+        .logged()
+        .into_iter()
+        .filter(|l| l.field("message") == Some("attempt finished"))
+        .collect();
+    assert_eq!(attempts.len(), 2);
+    assert!(attempts.iter().all(|l| l.level == Level::TRACE));
+    assert!(
+        attempts
+            .iter()
+            .all(|l| l.field("outcome") == Some("status_503"))
+    );
+}
+
+#[test]
+fn tracing_sink_logs_breaker_transitions_with_the_breaker_name() {
+    let capture = Capture::default();
+    capture.during(|| {
+        let registry = Registry::builder()
+            .sink(Arc::new(TracingSink))
+            .build()
+            .unwrap();
+        let breaker = registry.breaker("payments");
+        breaker.force_open();
+        breaker.reset();
+    });
+
+    let opened = capture.find("breaker state changed");
+    assert_eq!(opened.level, Level::WARN);
+    assert_eq!(opened.field("breaker"), Some("payments"));
+    assert_eq!(opened.field("to"), Some("ForcedOpen"));
+    let closed = capture.find("breaker closed");
+    assert_eq!(closed.level, Level::INFO);
+    assert_eq!(closed.field("breaker"), Some("payments"));
+}
+
+#[test]
+fn tracing_sink_logs_a_spent_budget_at_warn() {
+    let capture = Capture::default();
+    let clock = ManualClock::new();
+    let registry = Registry::builder()
+        .config(RegistryConfig {
+            budget: BudgetConfig {
+                retry_ratio: 0.0,
+                min_retries_per_second: 1,
+                ..BudgetConfig::new()
+            },
+            ..RegistryConfig::default()
+        })
+        .clock(Arc::new(clock))
+        .build()
+        .unwrap();
+    let budget = registry.budget("inventory");
+    let policy = RetryPolicy::builder()
+        .max_attempts(5)
+        .backoff(Backoff::None)
+        .build()
+        .unwrap();
+
+    let _: Result<(), Error> = capture.during(|| {
+        Call::new("inventory.count", &policy)
+            .budget(&budget)
+            .sink(&TracingSink)
+            .run_blocking(|_| Err(status(503)))
+    });
+
+    let spent = capture.find("retry budget exhausted");
+    assert_eq!(spent.level, Level::WARN);
+    assert_eq!(spent.field("budget"), Some("inventory"));
+    assert_eq!(spent.field("operation"), Some("inventory.count"));
+}
