@@ -71,6 +71,9 @@ pub enum GiveUp<'a> {
     Deadline(Duration),
     /// The retry budget of this name was spent.
     BudgetExhausted(&'a str),
+    /// The breaker opened during the call (this attempt's failure, or others', tripped it), so
+    /// the next attempt would be rejected: the call returns its last error instead of waiting.
+    CircuitOpen,
 }
 
 /// Tells the runtime what an attempt's error means: implement it for your own error type.
@@ -217,7 +220,10 @@ impl Classify for Error {
                 attempts,
                 last: Box::new(self),
             },
-            GiveUp::NotRetryable | GiveUp::AttemptsExhausted | GiveUp::RetryAfterTooLong => self,
+            GiveUp::NotRetryable
+            | GiveUp::AttemptsExhausted
+            | GiveUp::RetryAfterTooLong
+            | GiveUp::CircuitOpen => self,
         }
     }
 }

@@ -125,6 +125,16 @@ impl Breaker {
         self.load().state()
     }
 
+    /// Whether a call arriving now would be rejected without a chance: the breaker is forced
+    /// open, or open with time left to wait.
+    pub fn rejects_now(&self) -> bool {
+        match self.state() {
+            BreakerState::ForcedOpen => true,
+            BreakerState::Open => !self.open_remaining().is_zero(),
+            BreakerState::Closed | BreakerState::HalfOpen | BreakerState::Disabled => false,
+        }
+    }
+
     /// Whether [`Permit::record`] wants the call's latency (a slow-call rule is configured).
     pub fn needs_latency(&self) -> bool {
         self.config.slow_call_rate_threshold.is_some()

@@ -17,7 +17,7 @@ use super::Call;
 use crate::backoff::Delays;
 use crate::breaker::Permit;
 use crate::metrics::{self, AttemptOutcome, Event, EventKind};
-use crate::{Classification, Classify, Error, GiveUp};
+use crate::{Breaker, Classification, Classify, Error, GiveUp};
 
 /// The state of one resilient call across its attempts.
 pub struct Attempts<'a> {
@@ -211,6 +211,9 @@ impl<'a> Attempts<'a> {
         }
         if self.made >= policy.max_attempts() {
             return Err(GiveUp::AttemptsExhausted);
+        }
+        if self.call.breaker.is_some_and(Breaker::rejects_now) {
+            return Err(GiveUp::CircuitOpen);
         }
         let mut delay = self.jittered_delay();
         let remaining = self.remaining();
