@@ -369,7 +369,10 @@ async fn breaker_transitions_reach_the_registry_sink() {
     );
     // The call that tripped the breaker stops at once: it gives up, it is not rejected.
     let stats = sink.operation("inventory.count");
-    assert_eq!((stats.attempts, stats.give_ups, stats.rejections), (2, 1, 0));
+    assert_eq!(
+        (stats.attempts, stats.give_ups, stats.rejections),
+        (2, 1, 0)
+    );
 }
 
 #[tokio::test]
