@@ -160,13 +160,17 @@ impl MetricsSink for InMemorySink {
         let Some(operation) = event.operation else {
             return;
         };
-        let known = inner.operations.contains_key(operation);
-        let key = if known || inner.operations.len() < MAX_OPERATIONS {
+        let operations = &mut inner.operations;
+        let key = if operations.contains_key(operation) || operations.len() < MAX_OPERATIONS {
             operation
         } else {
             InMemorySink::OVERFLOW
         };
-        let stats = inner.operations.entry(key.to_owned()).or_default();
+        // Look up by `&str` first: a known operation costs no allocation.
+        if !operations.contains_key(key) {
+            operations.insert(key.to_owned(), OperationStats::default());
+        }
+        let stats = operations.get_mut(key).expect("inserted above");
         match event.kind {
             EventKind::AttemptFinished {
                 outcome, latency, ..
@@ -175,10 +179,13 @@ impl MetricsSink for InMemorySink {
                 if outcome == crate::AttemptOutcome::Success {
                     stats.successes += 1;
                 }
-                *stats
-                    .outcomes
-                    .entry(outcome.label().into_owned())
-                    .or_default() += 1;
+                let label = outcome.label();
+                match stats.outcomes.get_mut(&*label) {
+                    Some(count) => *count += 1,
+                    None => {
+                        stats.outcomes.insert(label.into_owned(), 1);
+                    }
+                }
                 stats.latency.add(latency);
             }
             EventKind::RetryScheduled { .. } => stats.retries += 1,
