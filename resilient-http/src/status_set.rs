@@ -34,8 +34,8 @@ impl StatusSet {
         .with(503)
         .with(504);
 
-    /// This set plus `code`. Codes outside 100..=599 are ignored; [`StatusSet::check`] reports
-    /// them where they come from user input.
+    /// This set plus `code`. Codes outside 100..=599 are ignored here; configuration files and
+    /// `#[resilient]` reject them with an error instead.
     pub const fn with(mut self, code: u16) -> Self {
         if code >= 100 && code <= 599 {
             self.bits[(code / 64) as usize] |= 1 << (code % 64);
