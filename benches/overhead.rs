@@ -18,6 +18,12 @@
 //! | `full_in_memory_sink` | `full` with an `InMemorySink`: events, latency clock reads, a mutex |
 //! | `full_deadline` | `full` with a 10 s deadline: clock reads and tokio's timeout wrapper |
 //! | `full_rate_breaker` | `full` with a failure-rate rule over a 100-call count window |
+//!
+//! A second group, `macro_vs_hand`, compares a `#[resilient]` method with the same call written
+//! by hand: `macro_call` is `#[resilient(max_attempts = 3, breaker = "bench")]` (its breaker and
+//! budget come from the global registry, resolved once into a static), and `hand_call` is
+//! `Call::run` under the same policy with the same registry's breaker, budget and sink. The
+//! macro should add nothing measurable.
 
 use std::future::Future;
 use std::hint::black_box;
@@ -28,9 +34,15 @@ use std::time::Duration;
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
 use resilient_http::{
-    Breaker, BreakerConfig, BudgetConfig, Call, Error, InMemorySink, NoopSink, RetryBudget,
-    RetryPolicy, WindowConfig,
+    Breaker, BreakerConfig, BudgetConfig, Call, Error, InMemorySink, NoopSink, Registry,
+    RetryBudget, RetryPolicy, WindowConfig, resilient,
 };
+
+/// The `#[resilient]` side of `macro_vs_hand`: no timeout or deadline, so no runtime is needed.
+#[resilient(max_attempts = 3, breaker = "bench")]
+async fn macro_call() -> Result<u64, Error> {
+    Ok(black_box(1u64))
+}
 
 /// Polls `future` once with a no-op waker; `None` if it is not ready.
 fn poll_once<F: Future>(future: F) -> Option<F::Output> {
@@ -143,6 +155,25 @@ fn overhead(c: &mut Criterion) {
             .run(|| async { Ok::<_, Error>(black_box(1u64)) })
     });
 
+    group.finish();
+
+    // The macro names breaker "bench" and, by default, a budget of the same name, both from the
+    // global registry; the hand-written call uses exactly those, and the registry's sink.
+    let registry = Registry::global();
+    let (global_breaker, global_budget) = (registry.breaker("bench"), registry.budget("bench"));
+    let three_attempts = RetryPolicy::builder()
+        .max_attempts(3)
+        .build()
+        .expect("valid policy");
+    let mut group = c.benchmark_group("macro_vs_hand");
+    bench_ready(&mut group, "macro_call", macro_call);
+    bench_ready(&mut group, "hand_call", || {
+        Call::new("bench.hand_call", black_box(&three_attempts))
+            .breaker(black_box(&global_breaker))
+            .budget(black_box(&global_budget))
+            .sink(black_box(&**registry.sink()))
+            .run(|| async { Ok::<_, Error>(black_box(1u64)) })
+    });
     group.finish();
 }
 

@@ -1,7 +1,8 @@
 //! The success path of a resilient call does not touch the heap: a policy, a closed breaker, a
 //! retry budget and a `NoopSink` around an operation that succeeds at once cost no allocation,
-//! and neither do a breaker's failure-rate rule or a policy's deadline. (An `InMemorySink`
-//! does allocate: it is a test sink, and not covered here.)
+//! and neither do a breaker's failure-rate rule, a policy's deadline, or a `#[resilient]` method
+//! once its first call has resolved its handles. (An `InMemorySink` does allocate: it is a test
+//! sink, and not covered here.)
 //!
 //! A counting global allocator counts the allocations (and reallocations) made by the current
 //! thread while [`allocations_in`] runs a closure; other threads, such as the test harness's,
@@ -24,7 +25,7 @@ use std::time::Duration;
 
 use resilient_http::{
     Breaker, BreakerConfig, BudgetConfig, Call, Error, NoopSink, RetryBudget, RetryPolicy,
-    WindowConfig,
+    WindowConfig, resilient,
 };
 
 /// Calls measured per check, after one warm-up call.
@@ -207,4 +208,18 @@ fn a_deadline_does_not_allocate_on_success() {
         .expect("valid policy");
     let breaker = Breaker::new("zero-alloc", BreakerConfig::new()).expect("default breaker");
     assert_none(allocations_of_successful_calls(&policy, &breaker));
+}
+
+/// A `#[resilient]` method with a breaker and (by default) a budget from the global registry,
+/// and no timeout or deadline, so it needs no runtime.
+#[resilient(max_attempts = 3, breaker = "zero-alloc-macro")]
+async fn resilient_method() -> Result<u64, Error> {
+    Ok(black_box(1u64))
+}
+
+#[test]
+fn a_resilient_method_does_not_allocate_after_its_first_call() {
+    // The warm-up call of `allocations_per_run` resolves the method's static handles (a
+    // registry lookup that allocates the breaker and budget); later calls must not allocate.
+    assert_none(allocations_per_run(resilient_method));
 }

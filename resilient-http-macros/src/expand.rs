@@ -177,17 +177,17 @@ fn retry_loop(
 
     // Internal names are hygienic: user code in the body cannot see or shadow them.
     let name = |n: &str| format_ident!("{}", n, span = Span::mixed_site());
-    let (policy, handles, resolved, attempts, started, result, flow, delay, error) = (
+    let (policy, handles, resolved, attempts, started, result, delay, error) = (
         name("__RH_POLICY"),
         name("__RH_HANDLES"),
         name("__rh_resolved"),
         name("__rh_attempts"),
         name("__rh_started"),
         name("__rh_result"),
-        name("__rh_flow"),
         name("__rh_delay"),
         name("__rh_error"),
     );
+    let (attempt_future, until) = (name("__rh_attempt"), name("__rh_until"));
 
     let resolve = match &args.registry {
         None => quote! {
@@ -205,8 +205,19 @@ fn retry_loop(
     let ty = &ret.ty;
     let (run_attempt, sleep) = if is_async {
         let attempt = quote_spanned!(body.span()=> async #body);
+        // The body appears once; an unlimited attempt awaits it as is (the success path, which
+        // must cost nothing over `Call::run`), and only a limited one is wrapped in tokio's
+        // `Timeout`.
         (
-            quote!(#private::attempt(#started.limit, #private::returning::<#ty, _>(#attempt)).await),
+            quote! {{
+                let #attempt_future = #private::returning::<#ty, _>(#attempt);
+                match #attempts.until() {
+                    ::core::option::Option::None => ::core::option::Option::Some(#attempt_future.await),
+                    ::core::option::Option::Some(#until) => ::core::result::Result::ok(
+                        #private::timeout_at(#until, #attempt_future).await,
+                    ),
+                }
+            }},
             quote!(#private::sleep(#delay).await),
         )
     } else {
@@ -224,15 +235,22 @@ fn retry_loop(
         #resolve
         let mut #attempts = #private::Attempts::new(#resolved.call(#operation, &#policy, #idempotent));
         loop {
-            let #started = match #attempts.begin() {
-                ::core::result::Result::Ok(#started) => #started,
-                ::core::result::Result::Err(#error) => return #returns::rejected(#error),
+            // The result is scoped to the attempt, so it is not kept in the future across the
+            // wait before the next one.
+            let #delay = {
+                let #started = match #attempts.begin() {
+                    ::core::result::Result::Ok(#started) => #started,
+                    ::core::result::Result::Err(#error) => {
+                        return #returns::rejected(#attempts.rejected(#error));
+                    }
+                };
+                let mut #result = #run_attempt;
+                match #returns::finish(&mut #attempts, #started, &mut #result) {
+                    #private::ControlFlow::Break(()) => return #private::finished(#result),
+                    #private::ControlFlow::Continue(#delay) => #delay,
+                }
             };
-            let #result = #run_attempt;
-            match #returns::finish(&mut #attempts, #started, #result) {
-                #private::ControlFlow::Break(#flow) => return #flow,
-                #private::ControlFlow::Continue(#delay) => #sleep,
-            }
+            #sleep;
         }
     }
 }

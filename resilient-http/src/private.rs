@@ -4,9 +4,11 @@ use std::future::Future;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-pub use crate::call::{Attempts, Started, attempt, classify_error};
+pub use crate::Rejected;
+pub use crate::call::{Attempts, Started, classify_error, finished};
 pub use crate::{Backoff, Call, Error, Jitter, Registry, RetryConfig, RetryPolicy, StatusSet};
 pub use core::ops::ControlFlow;
+pub use tokio::time::timeout_at;
 
 use crate::metrics::MetricsSink;
 use crate::{Breaker, RetryBudget};
@@ -104,12 +106,12 @@ pub trait ResilientReturn: Sized {
     /// The value to return when the breaker refuses an attempt.
     fn rejected(error: Error) -> Self;
 
-    /// Judges an attempt's result; see [`Attempts::finish`].
+    /// Judges an attempt's result in place; see [`Attempts::finish`].
     fn finish<'a>(
         attempts: &mut Attempts<'a>,
         started: Started<'a>,
-        result: Option<Self>,
-    ) -> ControlFlow<Self, Duration>;
+        result: &mut Option<Self>,
+    ) -> ControlFlow<(), Duration>;
 }
 
 impl<T, E: crate::Classify + From<Error>> ResilientReturn for Result<T, E> {
@@ -118,12 +120,12 @@ impl<T, E: crate::Classify + From<Error>> ResilientReturn for Result<T, E> {
         Err(E::from(error))
     }
 
-    #[inline]
+    #[inline(always)]
     fn finish<'a>(
         attempts: &mut Attempts<'a>,
         started: Started<'a>,
-        result: Option<Self>,
-    ) -> ControlFlow<Self, Duration> {
+        result: &mut Option<Self>,
+    ) -> ControlFlow<(), Duration> {
         attempts.finish(started, result, classify_error)
     }
 }

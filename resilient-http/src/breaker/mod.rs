@@ -1,11 +1,14 @@
 //! Circuit breakers: stop calling a backend that keeps failing, then probe it for recovery.
 //!
 //! Cost of the closed-state success path (what every healthy call pays): one atomic load of the
-//! state word to admit the call, and one atomic load of the consecutive-failure counter to
-//! record its success. No lock, no clock read, no allocation, unless a rate rule is configured
-//! (then one or two atomic writes, plus a clock read for a time window). Measured by
-//! `benches/overhead.rs`. Transitions are rare and serialise on a mutex, so that exactly one
-//! caller makes each transition and reports it.
+//! state word to admit the call (an inlined check; a 16-byte [`Permit`] comes back in
+//! registers), and to record its success one more load of the word plus one of the
+//! consecutive-failure counter. No lock, no clock read, no allocation, unless a rate rule is
+//! configured (then two atomic read-modify-writes on the count window, plus a clock read for a
+//! time window). Measured by `benches/overhead.rs` (`policy_breaker`, `full`,
+//! `full_rate_breaker`; figures in `BENCHMARKS.md`). Everything off that path (open, half-open,
+//! failures, rate rules) is out of line. Transitions are rare and serialise on a mutex, so that
+//! exactly one caller makes each transition and reports it.
 
 mod config;
 mod state;
@@ -150,15 +153,28 @@ impl Breaker {
         self.acquire(None)
     }
 
-    pub(crate) fn acquire<'a>(
-        &'a self,
-        operation: Option<&'a str>,
-    ) -> Result<Permit<'a>, Rejected> {
-        let mut word = self.load();
+    /// [`try_acquire`](Breaker::try_acquire), naming the call's operation in the transition
+    /// event it may cause. The closed (or disabled) breaker is decided inline; every other state
+    /// goes out of line.
+    #[inline]
+    pub(crate) fn acquire(&self, operation: Option<&str>) -> Result<Permit<'_>, Rejected> {
+        let word = self.load();
+        match word.state() {
+            BreakerState::Closed | BreakerState::Disabled => Ok(self.permit(word)),
+            _ => self.acquire_slow(word, operation),
+        }
+    }
+
+    #[inline(never)]
+    fn acquire_slow(
+        &self,
+        mut word: Word,
+        operation: Option<&str>,
+    ) -> Result<Permit<'_>, Rejected> {
         loop {
             match word.state() {
                 BreakerState::Closed | BreakerState::Disabled => {
-                    return Ok(self.permit(word, false, operation));
+                    return Ok(self.permit(word));
                 }
                 BreakerState::ForcedOpen => {
                     return Err(Rejected {
@@ -181,7 +197,7 @@ impl Breaker {
                     }
                     let admitted = word.with_admitted(word.admitted() + 1);
                     match self.cas(word, admitted) {
-                        Ok(()) => return Ok(self.permit(admitted, true, operation)),
+                        Ok(()) => return Ok(self.permit(admitted)),
                         Err(actual) => word = actual,
                     }
                 }
@@ -204,13 +220,12 @@ impl Breaker {
         self.transition_from_any(BreakerState::Closed);
     }
 
-    fn permit<'a>(&'a self, word: Word, probe: bool, operation: Option<&'a str>) -> Permit<'a> {
+    /// A permit admitted in `word`'s state: a probe when that state is half-open.
+    #[inline]
+    fn permit(&self, word: Word) -> Permit<'_> {
         Permit {
             breaker: self,
-            epoch: word.epoch(),
-            probe,
-            operation,
-            recorded: false,
+            admitted: word,
         }
     }
 
@@ -236,8 +251,37 @@ impl Breaker {
         Duration::from_nanos(until.saturating_sub(self.elapsed_nanos()))
     }
 
+    /// Counts a call's result. A success of a closed breaker without a rate rule is decided
+    /// inline (a load of the word and one of the failure counter); the rest goes out of line.
+    #[inline]
     fn record(&self, epoch: u32, probe: bool, failure: bool, slow: bool, operation: Option<&str>) {
         let word = self.load();
+        if !failure
+            && !probe
+            && self.window.is_none()
+            && word.epoch() == epoch
+            && word.state() == BreakerState::Closed
+        {
+            if self.config.consecutive_failures.is_some()
+                && self.consecutive_failures.load(Ordering::Relaxed) != 0
+            {
+                self.consecutive_failures.store(0, Ordering::Relaxed);
+            }
+            return;
+        }
+        self.record_slow(word, epoch, probe, failure, slow, operation);
+    }
+
+    #[inline(never)]
+    fn record_slow(
+        &self,
+        word: Word,
+        epoch: u32,
+        probe: bool,
+        failure: bool,
+        slow: bool,
+        operation: Option<&str>,
+    ) {
         if word.epoch() != epoch {
             // The breaker moved on since this call was admitted: its result says nothing about
             // the current state.
@@ -388,37 +432,61 @@ impl Breaker {
 /// Leave to make one call through a [`Breaker`]. Report the call's result with
 /// [`record`](Permit::record); a permit dropped without a result (its call was cancelled)
 /// gives its half-open probe slot back, so a breaker cannot be left stuck half-open.
-#[derive(Debug)]
 #[must_use = "a permit must be given the call's result with `record`"]
 pub struct Permit<'a> {
+    // Two words, so that a permit (and an `Option` of one) travels in registers and is copied
+    // whole: the state word it was admitted in tells its epoch and whether it is a probe (it
+    // was admitted half-open), and the operation's name, which only a transition event needs,
+    // is passed to `record_for` instead of being kept here.
     breaker: &'a Breaker,
-    epoch: u32,
-    probe: bool,
-    operation: Option<&'a str>,
-    recorded: bool,
+    admitted: Word,
+}
+
+impl fmt::Debug for Permit<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Permit")
+            .field("breaker", &self.breaker.name())
+            .field("epoch", &self.admitted.epoch())
+            .field("probe", &self.is_probe())
+            .finish()
+    }
 }
 
 impl Permit<'_> {
     /// Whether this call is a half-open probe.
+    #[inline]
     pub fn is_probe(&self) -> bool {
-        self.probe
+        self.admitted.state() == BreakerState::HalfOpen
     }
 
     /// Reports the call's result: whether it counts as a failure, and how long it took (needed
     /// only when [`Breaker::needs_latency`]).
     #[inline]
-    pub fn record(mut self, failure: bool, latency: Option<Duration>) {
-        self.recorded = true;
-        let slow = latency.is_some_and(|l| l >= self.breaker.config.slow_call_duration);
-        self.breaker
-            .record(self.epoch, self.probe, failure, slow, self.operation);
+    pub fn record(self, failure: bool, latency: Option<Duration>) {
+        self.record_for(failure, latency, None);
+    }
+
+    /// [`record`](Permit::record), naming the call's operation in the transition event it may
+    /// cause.
+    #[inline]
+    pub(crate) fn record_for(
+        self,
+        failure: bool,
+        latency: Option<Duration>,
+        operation: Option<&str>,
+    ) {
+        let (breaker, epoch, probe) = (self.breaker, self.admitted.epoch(), self.is_probe());
+        // Recorded: there is no probe slot to give back.
+        std::mem::forget(self);
+        let slow = latency.is_some_and(|l| l >= breaker.config.slow_call_duration);
+        breaker.record(epoch, probe, failure, slow, operation);
     }
 }
 
 impl Drop for Permit<'_> {
     fn drop(&mut self) {
-        if self.probe && !self.recorded {
-            self.breaker.release_probe(self.epoch);
+        if self.is_probe() {
+            self.breaker.release_probe(self.admitted.epoch());
         }
     }
 }

@@ -1,10 +1,22 @@
-//! The decisions of a resilient call, shared by the async and the blocking loop: admit an
-//! attempt, judge its outcome, and either schedule the next one or stop.
+//! The decisions of a resilient call, shared by the async and the blocking loop and by the code
+//! `#[resilient]` generates: admit an attempt, judge its outcome, and either schedule the next
+//! one or stop.
 //!
-//! Cost on the success path (first attempt succeeds, closed breaker, no sink, no deadline): a
-//! breaker state load, a budget balance load, the outcome's classification and a
-//! consecutive-failure counter load. The clock is read only when something needs it: a deadline,
-//! a per-attempt timeout, a sink that wants latencies, or a slow-call rule.
+//! Cost on the success path (first attempt succeeds, closed breaker, a sink that is not
+//! `enabled`, no deadline or timeout, no slow-call rule), all of it inlined into the caller's
+//! loop: a budget balance load (plus an atomic add while it is below its cap), a load of the
+//! breaker's state word, the outcome's classification, and a second load of the word plus one of
+//! the consecutive-failure counter to record the success. No clock read, no lock, no allocation;
+//! [`Started`] is 16 bytes and a refusal is a 16-byte [`Rejected`] (the [`Error`] is built out of
+//! line, by [`Attempts::rejected`]). Shown by `success_path/full` in `benches/overhead.rs`;
+//! figures in `BENCHMARKS.md`.
+//!
+//! The clock is read once per attempt, and only when something needs it: a deadline, a
+//! per-attempt timeout, a sink that wants latencies, or a slow-call rule; that one reading
+//! gives the call's start, the attempt's limit, the instant it runs out (handed to
+//! `tokio::time::timeout_at`, so tokio does not read the clock again) and the latency's start.
+//! Everything else (a failure, a retry, a give-up, an enabled sink) leaves the inlined
+//! [`Attempts::finish`] for the general, out-of-line judgement.
 
 use std::ops::ControlFlow;
 use std::time::Duration;
@@ -15,27 +27,39 @@ use tokio::time::Instant;
 
 use super::Call;
 use crate::backoff::Delays;
-use crate::breaker::Permit;
+use crate::breaker::{Permit, Rejected};
 use crate::metrics::{self, AttemptOutcome, Event, EventKind};
 use crate::{Breaker, Classification, Classify, Error, GiveUp};
+
+/// What tokio waits for a timeout too long to represent as an instant: about 30 years, as
+/// `tokio::time::timeout` does.
+const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
 
 /// The state of one resilient call across its attempts.
 pub struct Attempts<'a> {
     call: Call<'a>,
     made: u32,
-    first_started: Option<Instant>,
-    delays: Option<Delays<SmallRng>>,
+    /// Whether an attempt's latency is wanted (by the sink or a slow-call rule).
     measure: bool,
-}
-
-/// An attempt under way.
-pub struct Started<'a> {
-    permit: Option<Permit<'a>>,
+    /// Whether [`begin`](Attempts::begin) reads the clock: `measure`, or a deadline or
+    /// per-attempt timeout to enforce.
+    clocked: bool,
+    first_started: Option<Instant>,
+    /// When the current attempt began, if `measure`.
     began: Option<Instant>,
-    /// How long the attempt may take, if it is limited.
-    pub limit: Option<Duration>,
+    /// How long the current attempt may take, if it is limited.
+    limit: Option<Duration>,
+    /// When that limit runs out.
+    until: Option<Instant>,
     /// Whether that limit is the deadline's rather than the per-attempt timeout.
     limited_by_deadline: bool,
+    delays: Option<Delays<SmallRng>>,
+}
+
+/// An attempt under way: the breaker's permit, if there is a breaker. Dropped without
+/// [`Attempts::finish`] (the attempt was cancelled), it gives a half-open probe slot back.
+pub struct Started<'a> {
+    permit: Option<Permit<'a>>,
 }
 
 /// What [`Attempts::end`] decided.
@@ -50,85 +74,157 @@ enum Next<'a> {
 
 impl<'a> Attempts<'a> {
     /// Starts tracking a call.
+    #[inline]
     pub fn new(call: Call<'a>) -> Self {
-        let measure = call.sink.enabled() || call.breaker.is_some_and(|b| b.needs_latency());
+        let measure = call.sink.enabled() || call.breaker.is_some_and(Breaker::needs_latency);
+        let policy = call.policy;
+        let clocked = measure || policy.deadline().is_some() || policy.attempt_timeout().is_some();
         Attempts {
             call,
             made: 0,
-            first_started: None,
-            delays: None,
             measure,
+            clocked,
+            first_started: None,
+            began: None,
+            limit: None,
+            until: None,
+            limited_by_deadline: false,
+            delays: None,
         }
     }
 
-    /// Admits the next attempt, or says why the breaker refused it.
+    /// Admits the next attempt, or says why the breaker refused it; turn a refusal into the
+    /// call's error with [`rejected`](Attempts::rejected).
     ///
     /// # Errors
-    /// [`Error::CircuitOpen`] when the breaker refuses the attempt.
-    pub fn begin(&mut self) -> Result<Started<'a>, Error> {
-        let policy = self.call.policy;
-        let deadline = policy.deadline();
-        if self.made == 0 {
-            if let Some(budget) = self.call.budget {
-                budget.deposit();
-            }
-            if deadline.is_some() {
-                self.first_started = Some(Instant::now());
-            }
+    /// [`Rejected`] when the breaker refuses the attempt.
+    #[inline(always)]
+    pub fn begin(&mut self) -> Result<Started<'a>, Rejected> {
+        if self.made == 0
+            && let Some(budget) = self.call.budget
+        {
+            budget.deposit();
         }
         let permit = match self.call.breaker {
             None => None,
-            Some(breaker) => match breaker.acquire(Some(self.call.operation)) {
-                Ok(permit) => Some(permit),
-                Err(rejected) => {
-                    self.emit(EventKind::CallRejected {
-                        retry_in: rejected.retry_in,
-                    });
-                    return Err(Error::CircuitOpen {
-                        breaker: breaker.name().to_owned(),
-                        retry_in: rejected.retry_in,
-                        attempts: self.made,
-                    });
-                }
-            },
+            Some(breaker) => Some(breaker.acquire(Some(self.call.operation))?),
         };
         self.made += 1;
-        let remaining = self.remaining();
+        if self.clocked {
+            self.start_clock();
+        }
+        Ok(Started { permit })
+    }
+
+    /// Reads the clock once for an admitted attempt: the start of the call (for its deadline),
+    /// the attempt's limit and when it runs out, and the start of its latency.
+    fn start_clock(&mut self) {
+        let now = Instant::now();
+        let policy = self.call.policy;
+        let remaining = policy.deadline().map(|deadline| {
+            let first_started = *self.first_started.get_or_insert(now);
+            deadline.saturating_sub(now.saturating_duration_since(first_started))
+        });
         let (limit, limited_by_deadline) = match (policy.attempt_timeout(), remaining) {
             (Some(timeout), Some(left)) if left < timeout => (Some(left), true),
             (Some(timeout), _) => (Some(timeout), false),
             (None, Some(left)) => (Some(left), true),
             (None, None) => (None, false),
         };
-        Ok(Started {
-            permit,
-            began: self.measure.then(Instant::now),
-            limit,
-            limited_by_deadline,
-        })
+        self.limit = limit;
+        self.limited_by_deadline = limited_by_deadline;
+        self.until = limit.map(|limit| now.checked_add(limit).unwrap_or_else(|| now + FAR_FUTURE));
+        self.began = self.measure.then_some(now);
     }
 
-    /// Judges an attempt's result (`None` when its time limit cut it short): either the
-    /// result to return, or the wait before the next attempt.
+    /// How long the current attempt may take, if it is limited: what a blocking operation is
+    /// told to enforce.
+    #[inline]
+    pub fn limit(&self) -> Option<Duration> {
+        self.limit
+    }
+
+    /// When the current attempt's limit runs out, if it is limited: what an async attempt runs
+    /// under, with `tokio::time::timeout_at`.
+    #[inline]
+    pub fn until(&self) -> Option<Instant> {
+        self.until
+    }
+
+    /// The call's error for an attempt the breaker refused, after reporting the rejection.
+    #[cold]
+    pub fn rejected(&self, rejected: Rejected) -> Error {
+        self.emit(EventKind::CallRejected {
+            retry_in: rejected.retry_in,
+        });
+        Error::CircuitOpen {
+            breaker: self
+                .call
+                .breaker
+                .map(Breaker::name)
+                .unwrap_or_default()
+                .to_owned(),
+            retry_in: rejected.retry_in,
+            attempts: self.made,
+        }
+    }
+
+    /// Judges an attempt's result (`None` when its time limit cut it short): either
+    /// `Break`, and `result` is then what the call returns (an error rewritten by
+    /// [`Classify::on_give_up`], a timeout turned into its error), or `Continue` with the wait
+    /// before the next attempt (`result` is then dropped, before the wait).
+    ///
+    /// The result is judged in place rather than moved in and out, so that a successful result
+    /// is copied once, from the attempt to the caller.
+    #[inline(always)]
     pub fn finish<T, E>(
         &mut self,
         started: Started<'a>,
-        result: Option<Result<T, E>>,
+        result: &mut Option<Result<T, E>>,
         classify: impl FnOnce(&Result<T, E>) -> Classification,
-    ) -> ControlFlow<Result<T, E>, Duration>
+    ) -> ControlFlow<(), Duration>
     where
         E: Classify + From<Error>,
     {
-        let limit = started.limit;
         let classification = result.as_ref().map_or(Classification::Transient, classify);
+        if result.is_some() && !self.measure && classification == Classification::Success {
+            // The success path: with no latency wanted the sink is off, so there is nothing to
+            // measure or report; only the breaker hears of the success.
+            if let Some(permit) = started.permit {
+                permit.record_for(false, None, Some(self.call.operation));
+            }
+            return ControlFlow::Break(());
+        }
+        self.judge(started, result, classification)
+    }
+
+    /// [`finish`](Attempts::finish) off the success path.
+    #[inline(never)]
+    fn judge<T, E>(
+        &mut self,
+        started: Started<'a>,
+        result: &mut Option<Result<T, E>>,
+        classification: Classification,
+    ) -> ControlFlow<(), Duration>
+    where
+        E: Classify + From<Error>,
+    {
+        let limit = self.limit;
         match self.end(started, classification, result.is_none()) {
-            Next::Retry(delay) => ControlFlow::Continue(delay),
-            Next::Done => ControlFlow::Break(result.expect("only a finished attempt succeeds")),
-            Next::GiveUp(why) => ControlFlow::Break(match result {
-                Some(Ok(value)) => Ok(value),
-                Some(Err(err)) => Err(err.on_give_up(self.made, why)),
-                None => Err(E::from(self.timeout_error(limit)).on_give_up(self.made, why)),
-            }),
+            Next::Retry(delay) => {
+                *result = None;
+                ControlFlow::Continue(delay)
+            }
+            Next::Done => ControlFlow::Break(()),
+            Next::GiveUp(why) => {
+                let returned = match result.take() {
+                    Some(Ok(value)) => Ok(value),
+                    Some(Err(err)) => Err(err.on_give_up(self.made, why)),
+                    None => Err(E::from(self.timeout_error(limit)).on_give_up(self.made, why)),
+                };
+                *result = Some(returned);
+                ControlFlow::Break(())
+            }
         }
     }
 
@@ -139,9 +235,13 @@ impl<'a> Attempts<'a> {
         classification: Classification,
         timed_out: bool,
     ) -> Next<'a> {
-        let latency = started.began.map(|began| began.elapsed());
+        let latency = self.began.map(|began| began.elapsed());
         if let Some(permit) = started.permit {
-            permit.record(timed_out || classification.is_breaker_failure(), latency);
+            permit.record_for(
+                timed_out || classification.is_breaker_failure(),
+                latency,
+                Some(self.call.operation),
+            );
         }
         let outcome = if timed_out {
             AttemptOutcome::TimedOut
@@ -156,7 +256,7 @@ impl<'a> Attempts<'a> {
         if outcome == AttemptOutcome::Success {
             return Next::Done;
         }
-        if timed_out && started.limited_by_deadline {
+        if timed_out && self.limited_by_deadline {
             let deadline = self.call.policy.deadline().unwrap_or_default();
             return self.give_up(GiveUp::Deadline(deadline));
         }

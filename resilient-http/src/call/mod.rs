@@ -106,13 +106,15 @@ impl<'a> Call<'a> {
     /// The last attempt's error (after [`Classify::on_give_up`]), or an [`Error`] of the
     /// runtime's own converted into `E`: the breaker is open, an attempt timed out, or the
     /// deadline passed.
-    pub async fn run<T, E, F, Fut>(self, operation: F) -> Result<T, E>
+    // Not an `async fn` (a caller sees no difference: this returns the same `impl Future`), so
+    // that the future is `run_with`'s own, not `run_with`'s future moved into another.
+    pub fn run<T, E, F, Fut>(self, operation: F) -> impl Future<Output = Result<T, E>>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
         E: Classify + From<Error>,
     {
-        self.run_with(operation, classify_error).await
+        self.run_with(operation, classify_error)
     }
 
     /// Like [`run`](Call::run), but the `Ok` value is classified too, so `Ok(response)` with a
@@ -120,14 +122,14 @@ impl<'a> Call<'a> {
     ///
     /// # Errors
     /// As [`run`](Call::run).
-    pub async fn run_classified<T, E, F, Fut>(self, operation: F) -> Result<T, E>
+    pub fn run_classified<T, E, F, Fut>(self, operation: F) -> impl Future<Output = Result<T, E>>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
         T: Classify,
         E: Classify + From<Error>,
     {
-        self.run_with(operation, Classify::classify).await
+        self.run_with(operation, Classify::classify)
     }
 
     async fn run_with<T, E, F, Fut>(
@@ -140,14 +142,28 @@ impl<'a> Call<'a> {
         Fut: Future<Output = Result<T, E>>,
         E: Classify + From<Error>,
     {
+        // The success path costs what `Attempts` says (no clock read, no lock, no allocation;
+        // `success_path/full` in `benches/overhead.rs`, figures in `BENCHMARKS.md`). An
+        // unlimited attempt awaits the operation's future as is; only a limited one is wrapped
+        // in tokio's `Timeout`. The result is scoped to its attempt, so it is not kept in the
+        // future across the wait before a retry.
         let mut attempts = Attempts::new(self);
         loop {
-            let started = attempts.begin()?;
-            let result = attempt(started.limit, operation()).await;
-            match attempts.finish(started, result, &classify) {
-                ControlFlow::Break(result) => return result,
-                ControlFlow::Continue(delay) => tokio::time::sleep(delay).await,
-            }
+            let delay = {
+                let started = match attempts.begin() {
+                    Ok(started) => started,
+                    Err(rejected) => return Err(E::from(attempts.rejected(rejected))),
+                };
+                let mut result = match attempts.until() {
+                    None => Some(operation().await),
+                    Some(until) => tokio::time::timeout_at(until, operation()).await.ok(),
+                };
+                match attempts.finish(started, &mut result, &classify) {
+                    ControlFlow::Break(()) => return finished(result),
+                    ControlFlow::Continue(delay) => delay,
+                }
+            };
+            tokio::time::sleep(delay).await;
         }
     }
 
@@ -189,25 +205,30 @@ impl<'a> Call<'a> {
     {
         let mut attempts = Attempts::new(self);
         loop {
-            let started = attempts.begin()?;
-            let result = operation(started.limit);
-            match attempts.finish(started, Some(result), &classify) {
-                ControlFlow::Break(result) => return result,
+            let started = match attempts.begin() {
+                Ok(started) => started,
+                Err(rejected) => return Err(E::from(attempts.rejected(rejected))),
+            };
+            let mut result = Some(operation(attempts.limit()));
+            match attempts.finish(started, &mut result, &classify) {
+                ControlFlow::Break(()) => return finished(result),
                 ControlFlow::Continue(delay) => std::thread::sleep(delay),
             }
         }
     }
 }
 
-/// Runs one attempt within its time limit; `None` when the limit cut it short.
-pub async fn attempt<F: Future>(limit: Option<Duration>, attempt: F) -> Option<F::Output> {
-    match limit {
-        None => Some(attempt.await),
-        Some(limit) => tokio::time::timeout(limit, attempt).await.ok(),
+/// The result a call returns once [`Attempts::finish`] said `Break`: always there by then.
+#[inline(always)]
+pub fn finished<R>(result: Option<R>) -> R {
+    match result {
+        Some(result) => result,
+        None => unreachable!("`Attempts::finish` leaves the result to return when it breaks"),
     }
 }
 
 /// Every `Ok` is a success; an error is judged by its [`Classify`] implementation.
+#[inline]
 pub fn classify_error<T, E: Classify>(result: &Result<T, E>) -> Classification {
     match result {
         Ok(_) => Classification::Success,
