@@ -1,24 +1,5 @@
 //! Retry budgets: a cap on retries relative to traffic, shared by every call that draws on it.
-//!
-//! # Why a budget, not just `max_attempts`
-//! `max_attempts = 3` bounds one call, not the fleet. When a backend falls over, every caller
-//! fails at once and every caller retries, so a backend that was struggling under `N` requests a
-//! second now receives `3N`: retries turn a brown-out into an outage, and the extra load is the
-//! reason it cannot come back. A budget bounds retries across all calls instead: retries may
-//! add at most a fixed fraction of the traffic (20% by default), plus a small floor (10 per
-//! second) so that a quiet client can still retry a lone failure. A healthy backend never
-//! notices the budget; a failing one receives at most 1.2x its normal load instead of 3x.
-//! This is Finagle's design, and tower's `retry::budget` follows it too.
-//!
-//! # How it is kept
-//! A token bucket, counted in thousandths of a token: every first attempt deposits
-//! `retry_ratio` tokens, every retry withdraws one, and the floor refills `min_retries_per_second`
-//! tokens per second. The balance is capped at `min_retries_per_second * window` tokens, so
-//! credit saved up during a long healthy period expires instead of funding a retry storm later;
-//! it starts at one second's worth of floor.
-//!
-//! Cost on the success path: one atomic load, plus one atomic add while the balance is below
-//! its cap. The clock is read only when a retry asks for a token.
+//! The design and its reasons are on [`RetryBudget`].
 
 use std::fmt;
 use std::sync::Arc;
@@ -118,7 +99,29 @@ impl BudgetConfig {
     }
 }
 
-/// A shared allowance of retries; see the [module docs](self) for why and how.
+/// A shared allowance of retries, drawn on by every call that names it.
+///
+/// # Why a budget, not just `max_attempts`
+/// `max_attempts = 3` bounds one call, not the fleet. When a backend falls over, every caller
+/// fails at once and every caller retries, so a backend that was struggling under `N` requests a
+/// second now receives `3N`: retries turn a brown-out into an outage, and the extra load is the
+/// reason it cannot come back. A budget bounds retries across all calls instead: retries may
+/// add at most a fixed fraction of the traffic (20% by default), plus a small floor (10 per
+/// second) so that a quiet client can still retry a lone failure. A healthy backend never
+/// notices the budget; a failing one receives at most 1.2x its normal load instead of 3x.
+/// This is Finagle's design, and tower's `retry::budget` follows it too.
+///
+/// # How it is kept
+/// A token bucket, counted in thousandths of a token: every first attempt deposits
+/// `retry_ratio` tokens, every retry withdraws one, and the floor refills `min_retries_per_second`
+/// tokens per second. The balance is capped at `min_retries_per_second * window` tokens, so
+/// credit saved up during a long healthy period expires instead of funding a retry storm later;
+/// it starts at one second's worth of floor.
+///
+/// Cost on the success path: one atomic load, plus one atomic add while the balance is below
+/// its cap. The clock is read only when a retry asks for a token.
+///
+/// # Example
 ///
 /// ```
 /// use resilient_http::{BudgetConfig, RetryBudget};

@@ -37,7 +37,8 @@
 //! [`Backoff`], [`Jitter`], [`StatusSet`], [`BreakerConfig`], [`BudgetConfig`].
 //!
 //! # Features
-//! - `blocking`: [`blocking::Client`], the same client over `reqwest::blocking`.
+//! - `blocking`: `blocking::Client`, the same client over `reqwest::blocking` (documented
+//!   when the feature is on, as it is on docs.rs).
 
 #[doc(hidden)]
 #[path = "private.rs"]

@@ -112,8 +112,7 @@ impl Default for Client {
     }
 }
 
-/// Builds a [`Client`] (and, with the `blocking` feature, a
-/// [`blocking::Client`](crate::blocking::Client)).
+/// Builds a [`Client`] (and, with the `blocking` feature, a `blocking::Client`).
 ///
 /// # Default
 /// | setting | default |
