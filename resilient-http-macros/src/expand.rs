@@ -208,7 +208,8 @@ fn retry_loop(
         // The body appears once; an unlimited attempt awaits it as is (the success path, which
         // must cost nothing over `Call::run`), and only a limited one is wrapped in tokio's
         // `Timeout`.
-        (
+        let limited = args.timeout.is_some() || args.deadline.is_some();
+        let run_attempt = if limited {
             quote! {{
                 let #attempt_future = #private::returning::<#ty, _>(#attempt);
                 match #attempts.until() {
@@ -217,9 +218,13 @@ fn retry_loop(
                         #private::timeout_at(#until, #attempt_future).await,
                     ),
                 }
-            }},
-            quote!(#private::sleep(#delay).await),
-        )
+            }}
+        } else {
+            // No limit is declared, so no attempt is ever wrapped in a timeout: leaving the
+            // wrapper out of the code keeps it out of the future, and the success path cheaper.
+            quote!(::core::option::Option::Some(#private::returning::<#ty, _>(#attempt).await))
+        };
+        (run_attempt, quote!(#private::sleep(#delay).await))
     } else {
         let attempt = quote_spanned!(body.span()=> (|| -> #ty #body)());
         (

@@ -64,7 +64,7 @@ mod status_set;
 pub use backoff::{Backoff, Delays};
 pub use breaker::{Breaker, BreakerConfig, BreakerState, Permit, Rejected, WindowConfig};
 pub use budget::{BudgetConfig, RetryBudget};
-pub use call::Call;
+pub use call::{Call, Run};
 pub use classify::{Classification, Classify, GiveUp};
 pub use client::{Client, ClientBuilder, RequestBuilder, error_for_status};
 pub use clock::{Clock, ManualClock, TokioClock};

@@ -14,7 +14,7 @@
 //! The clock is read once per attempt, and only when something needs it: a deadline, a
 //! per-attempt timeout, a sink that wants latencies, or a slow-call rule; that one reading
 //! gives the call's start, the attempt's limit, the instant it runs out (handed to
-//! `tokio::time::timeout_at`, so tokio does not read the clock again) and the latency's start.
+//! the attempt's timer as an instant, so tokio does not read the clock again) and the latency's start.
 //! Everything else (a failure, a retry, a give-up, an enabled sink) leaves the inlined
 //! [`Attempts::finish`] for the general, out-of-line judgement.
 
@@ -33,7 +33,7 @@ use crate::{Breaker, Classification, Classify, Error, GiveUp};
 
 /// What tokio waits for a timeout too long to represent as an instant: about 30 years, as
 /// `tokio::time::timeout` does.
-const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
+pub(super) const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
 
 /// The state of one resilient call across its attempts.
 pub struct Attempts<'a> {
@@ -144,8 +144,8 @@ impl<'a> Attempts<'a> {
         self.limit
     }
 
-    /// When the current attempt's limit runs out, if it is limited: what an async attempt runs
-    /// under, with `tokio::time::timeout_at`.
+    /// When the current attempt's limit runs out, if it is limited: what an async attempt's timer
+    /// is set to.
     #[inline]
     pub fn until(&self) -> Option<Instant> {
         self.until
@@ -187,20 +187,32 @@ impl<'a> Attempts<'a> {
         E: Classify + From<Error>,
     {
         let classification = result.as_ref().map_or(Classification::Transient, classify);
-        if result.is_some() && !self.measure && classification == Classification::Success {
-            // The success path: with no latency wanted the sink is off, so there is nothing to
-            // measure or report; only the breaker hears of the success.
-            if let Some(permit) = started.permit {
-                permit.record_for(false, None, Some(self.call.operation));
-            }
+        if result.is_some() && self.is_quiet_success(classification) {
+            self.record_success(started);
             return ControlFlow::Break(());
         }
         self.judge(started, result, classification)
     }
 
-    /// [`finish`](Attempts::finish) off the success path.
+    /// Whether an attempt so classified is the success path: a success with no latency wanted
+    /// (so the sink is off, and there is nothing to measure or report). Its caller then
+    /// [`record_success`](Attempts::record_success) and returns the result as it is.
+    #[inline(always)]
+    pub fn is_quiet_success(&self, classification: Classification) -> bool {
+        !self.measure && classification == Classification::Success
+    }
+
+    /// Tells the breaker, if any, of a success on the success path: all that path does.
+    #[inline(always)]
+    pub fn record_success(&self, started: Started<'a>) {
+        if let Some(permit) = started.permit {
+            permit.record_for(false, None, Some(self.call.operation));
+        }
+    }
+
+    /// [`finish`](Attempts::finish) off the success path, given the attempt's classification.
     #[inline(never)]
-    fn judge<T, E>(
+    pub fn judge<T, E>(
         &mut self,
         started: Started<'a>,
         result: &mut Option<Result<T, E>>,

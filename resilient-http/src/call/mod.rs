@@ -1,6 +1,7 @@
 //! Running an operation under a policy, a breaker, a budget and a sink.
 
 mod attempts;
+mod run;
 
 use std::fmt;
 use std::future::Future;
@@ -8,6 +9,7 @@ use std::ops::ControlFlow;
 use std::time::Duration;
 
 pub use attempts::{Attempts, Started};
+pub use run::Run;
 
 use crate::metrics::{MetricsSink, NoopSink};
 use crate::{Breaker, Classification, Classify, Error, RetryBudget, RetryPolicy};
@@ -106,15 +108,16 @@ impl<'a> Call<'a> {
     /// The last attempt's error (after [`Classify::on_give_up`]), or an [`Error`] of the
     /// runtime's own converted into `E`: the breaker is open, an attempt timed out, or the
     /// deadline passed.
-    // Not an `async fn` (a caller sees no difference: this returns the same `impl Future`), so
-    // that the future is `run_with`'s own, not `run_with`'s future moved into another.
-    pub fn run<T, E, F, Fut>(self, operation: F) -> impl Future<Output = Result<T, E>>
+    pub fn run<T, E, F, Fut>(
+        self,
+        operation: F,
+    ) -> Run<'a, F, Fut, impl Fn(&Result<T, E>) -> Classification>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
         E: Classify + From<Error>,
     {
-        self.run_with(operation, classify_error)
+        Run::new(Attempts::new(self), operation, classify_error, true)
     }
 
     /// Like [`run`](Call::run), but the `Ok` value is classified too, so `Ok(response)` with a
@@ -122,49 +125,17 @@ impl<'a> Call<'a> {
     ///
     /// # Errors
     /// As [`run`](Call::run).
-    pub fn run_classified<T, E, F, Fut>(self, operation: F) -> impl Future<Output = Result<T, E>>
+    pub fn run_classified<T, E, F, Fut>(
+        self,
+        operation: F,
+    ) -> Run<'a, F, Fut, impl Fn(&Result<T, E>) -> Classification>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
         T: Classify,
         E: Classify + From<Error>,
     {
-        self.run_with(operation, Classify::classify)
-    }
-
-    async fn run_with<T, E, F, Fut>(
-        self,
-        mut operation: F,
-        classify: impl Fn(&Result<T, E>) -> Classification,
-    ) -> Result<T, E>
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, E>>,
-        E: Classify + From<Error>,
-    {
-        // The success path costs what `Attempts` says (no clock read, no lock, no allocation;
-        // `success_path/full` in `benches/overhead.rs`, figures in `BENCHMARKS.md`). An
-        // unlimited attempt awaits the operation's future as is; only a limited one is wrapped
-        // in tokio's `Timeout`. The result is scoped to its attempt, so it is not kept in the
-        // future across the wait before a retry.
-        let mut attempts = Attempts::new(self);
-        loop {
-            let delay = {
-                let started = match attempts.begin() {
-                    Ok(started) => started,
-                    Err(rejected) => return Err(E::from(attempts.rejected(rejected))),
-                };
-                let mut result = match attempts.until() {
-                    None => Some(operation().await),
-                    Some(until) => tokio::time::timeout_at(until, operation()).await.ok(),
-                };
-                match attempts.finish(started, &mut result, &classify) {
-                    ControlFlow::Break(()) => return finished(result),
-                    ControlFlow::Continue(delay) => delay,
-                }
-            };
-            tokio::time::sleep(delay).await;
-        }
+        Run::new(Attempts::new(self), operation, Classify::classify, false)
     }
 
     /// The blocking twin of [`run`](Call::run): waits with `std::thread::sleep`. The operation

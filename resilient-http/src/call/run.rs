@@ -1,0 +1,183 @@
+//! The future of an async resilient call, written by hand rather than as an `async fn`.
+//!
+//! The success path (an `Ok` from the first attempt, a closed breaker, a quiet sink) is what
+//! every healthy call pays, so it is laid out for the compiler: the poll is inlined into the
+//! caller, the attempt's output is returned as it came out of the attempt's poll, and
+//! everything else is out of line, in [`after_attempt`]. As an `async fn`, the same loop kept
+//! its result in its own frame and copied it out through memory, with wider loads than the
+//! stores that had just written it; each such copy stalls. `success_path` in
+//! `benches/overhead.rs` measures the difference (figures in `BENCHMARKS.md`).
+//!
+//! The call's one timer (an attempt's time limit, or the wait before a retry) is made the first
+//! time the call has to wait and reset for its later attempts and waits, so that a call that
+//! never waits never sets one up. It is held in place rather than boxed: no allocation, and
+//! measured no slower than a boxed one on the success path.
+
+use std::future::Future;
+use std::ops::ControlFlow;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use pin_project_lite::pin_project;
+use tokio::time::{Instant, Sleep};
+
+use super::attempts::FAR_FUTURE;
+use super::{Attempts, Started};
+use crate::{Classification, Classify, Error};
+
+pin_project! {
+    /// The future of [`Call::run`](super::Call::run) and
+    /// [`Call::run_classified`](super::Call::run_classified).
+    ///
+    /// Dropping it cancels the call: the attempt under way is dropped with it and gives back
+    /// its half-open probe slot, if it held one.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Run<'a, F, Fut, C> {
+        attempts: Attempts<'a>,
+        operation: F,
+        classify: C,
+        // Whether every `Ok` is a success (`run`), so the success path need not classify it.
+        ok_is_success: bool,
+        #[pin]
+        attempt: Option<Fut>,
+        started: Option<Started<'a>>,
+        #[pin]
+        timer: Option<Sleep>,
+        // Whether `timer` is the wait before the next attempt.
+        waiting: bool,
+    }
+}
+
+impl<'a, F, Fut, C> Run<'a, F, Fut, C> {
+    pub(super) fn new(
+        attempts: Attempts<'a>,
+        operation: F,
+        classify: C,
+        ok_is_success: bool,
+    ) -> Self {
+        Run {
+            attempts,
+            operation,
+            classify,
+            ok_is_success,
+            attempt: None,
+            started: None,
+            timer: None,
+            waiting: false,
+        }
+    }
+}
+
+impl<T, E, F, Fut, C> Future for Run<'_, F, Fut, C>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    E: Classify + From<Error>,
+    C: Fn(&Result<T, E>) -> Classification,
+{
+    type Output = Result<T, E>;
+
+    #[inline(always)]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            if *this.waiting {
+                if let Some(timer) = this.timer.as_mut().as_pin_mut() {
+                    ready!(timer.poll(cx));
+                }
+                *this.waiting = false;
+            }
+            if this.attempt.is_none() {
+                match this.attempts.begin() {
+                    Ok(started) => *this.started = Some(started),
+                    Err(rejected) => {
+                        return Poll::Ready(Err(E::from(this.attempts.rejected(rejected))));
+                    }
+                }
+                this.attempt.set(Some((this.operation)()));
+            }
+            let Some(attempt) = this.attempt.as_mut().as_pin_mut() else {
+                unreachable!("an attempt was started above")
+            };
+            let result = match attempt.poll(cx) {
+                Poll::Ready(result) => {
+                    this.attempt.set(None);
+                    if *this.ok_is_success
+                        && result.is_ok()
+                        && this.attempts.is_quiet_success(Classification::Success)
+                    {
+                        if let Some(started) = this.started.take() {
+                            this.attempts.record_success(started);
+                        }
+                        return Poll::Ready(result);
+                    }
+                    Some(result)
+                }
+                Poll::Pending => {
+                    let Some(until) = this.attempts.until() else {
+                        return Poll::Pending;
+                    };
+                    ready!(arm(this.timer.as_mut(), until).poll(cx));
+                    this.attempt.set(None);
+                    None
+                }
+            };
+            let next = after_attempt(
+                this.attempts,
+                this.started,
+                this.timer.as_mut(),
+                result,
+                &*this.classify,
+            );
+            match next {
+                ControlFlow::Break(result) => return Poll::Ready(result),
+                ControlFlow::Continue(waiting) => *this.waiting = waiting,
+            }
+        }
+    }
+}
+
+/// Everything after an attempt but the success path: judges its result (`None` when its limit
+/// cut it short) and either returns what the call returns, or arms the timer for the wait
+/// before the next attempt and says whether there is a wait.
+#[inline(never)]
+fn after_attempt<'a, T, E>(
+    attempts: &mut Attempts<'a>,
+    started: &mut Option<Started<'a>>,
+    timer: Pin<&mut Option<Sleep>>,
+    result: Option<Result<T, E>>,
+    classify: &impl Fn(&Result<T, E>) -> Classification,
+) -> ControlFlow<Result<T, E>, bool>
+where
+    E: Classify + From<Error>,
+{
+    let Some(started) = started.take() else {
+        unreachable!("an attempt under way holds its `Started`")
+    };
+    let mut result = result;
+    match attempts.finish(started, &mut result, classify) {
+        ControlFlow::Break(()) => ControlFlow::Break(super::finished(result)),
+        ControlFlow::Continue(delay) if delay.is_zero() => ControlFlow::Continue(false),
+        ControlFlow::Continue(delay) => {
+            let now = Instant::now();
+            arm(timer, now.checked_add(delay).unwrap_or(now + FAR_FUTURE));
+            ControlFlow::Continue(true)
+        }
+    }
+}
+
+/// The call's timer, set to go off at `until`: made on first use, reset afterwards (a limited
+/// attempt re-arms it on every poll that finds the attempt pending, which costs a comparison
+/// once it is set to that instant).
+fn arm(mut timer: Pin<&mut Option<Sleep>>, until: Instant) -> Pin<&mut Sleep> {
+    if timer.is_none() {
+        timer.set(Some(tokio::time::sleep_until(until)));
+    }
+    let Some(mut timer) = timer.as_pin_mut() else {
+        unreachable!("the timer was made above")
+    };
+    if timer.deadline() != until {
+        timer.as_mut().reset(until);
+    }
+    timer
+}
