@@ -15,7 +15,9 @@ use resilient_http::{
 };
 use tracing::Level;
 use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt as _};
+use tracing_subscriber::registry::LookupSpan;
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -286,6 +288,11 @@ impl MetricsSink for RecordingSink {
             EventKind::CallRejected { .. } => "rejected".to_owned(),
             EventKind::BudgetExhausted { budget } => format!("budget {budget} spent"),
             EventKind::BreakerStateChanged { from, to } => format!("{from:?} -> {to:?}"),
+            EventKind::CallFinished {
+                attempts,
+                succeeded,
+                duration,
+            } => format!("finished after {attempts} in {duration:?}, succeeded: {succeeded}"),
             _ => format!("{:?}", event.kind),
         };
         let line = format!(
@@ -336,6 +343,7 @@ async fn events_arrive_in_order_with_the_operation_and_breaker_names() {
             "[inventory.count inventory] retry after 1 in 10ms",
             "[inventory.count inventory] attempt 2: status_503",
             "[inventory.count inventory] gave up after 2: CircuitOpen",
+            "[inventory.count inventory] finished after 2 in 10ms, succeeded: false",
         ]
     );
 }
@@ -437,11 +445,20 @@ fn attempt_outcome_labels_are_stable() {
 
 // `TracingSink`, observed through a `tracing-subscriber` layer that keeps every event.
 
-/// One `tracing` event: its level, target and fields (`message` included).
+/// One `tracing` event: its level, target and fields (`message` included), and the span it was
+/// reported in (its name and fields), if any.
 #[derive(Debug, Clone)]
 struct Logged {
     level: Level,
     target: String,
+    fields: BTreeMap<String, String>,
+    span: Option<Opened>,
+}
+
+/// A span, as it was opened.
+#[derive(Debug, Clone, PartialEq)]
+struct Opened {
+    name: &'static str,
     fields: BTreeMap<String, String>,
 }
 
@@ -452,11 +469,19 @@ impl Logged {
 }
 
 #[derive(Debug, Clone, Default)]
-struct Capture(Arc<Mutex<Vec<Logged>>>);
+struct Capture {
+    logged: Arc<Mutex<Vec<Logged>>>,
+    spans: Arc<Mutex<BTreeMap<u64, Opened>>>,
+}
 
 impl Capture {
     fn logged(&self) -> Vec<Logged> {
-        self.0.lock().unwrap().clone()
+        self.logged.lock().unwrap().clone()
+    }
+
+    /// Every span opened, in the order they were opened.
+    fn spans(&self) -> Vec<Opened> {
+        self.spans.lock().unwrap().values().cloned().collect()
     }
 
     /// The event whose message is `message`.
@@ -489,14 +514,35 @@ impl Visit for Fields {
     }
 }
 
-impl<S: tracing::Subscriber> Layer<S> for Capture {
-    fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+impl<S> Layer<S> for Capture
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, _: Context<'_, S>) {
+        let mut fields = Fields::default();
+        attrs.record(&mut fields);
+        let opened = Opened {
+            name: attrs.metadata().name(),
+            fields: fields.0,
+        };
+        self.spans.lock().unwrap().insert(id.into_u64(), opened);
+    }
+
+    fn on_event(&self, event: &tracing::Event<'_>, context: Context<'_, S>) {
         let mut fields = Fields::default();
         event.record(&mut fields);
-        self.0.lock().unwrap().push(Logged {
+        let span = context.event_span(event).and_then(|span| {
+            self.spans
+                .lock()
+                .unwrap()
+                .get(&span.id().into_u64())
+                .cloned()
+        });
+        self.logged.lock().unwrap().push(Logged {
             level: *event.metadata().level(),
             target: event.metadata().target().to_owned(),
             fields: fields.0,
+            span,
         });
     }
 }
@@ -608,4 +654,93 @@ fn tracing_sink_logs_a_spent_budget_at_warn() {
     assert_eq!(spent.level, Level::WARN);
     assert_eq!(spent.field("budget"), Some("inventory"));
     assert_eq!(spent.field("operation"), Some("inventory.count"));
+}
+
+/// The span `TracingSink` opens for a call of `inventory.count` without a breaker.
+fn inventory_call_span() -> Opened {
+    Opened {
+        name: "resilient_call",
+        fields: BTreeMap::from([
+            ("breaker".to_owned(), String::new()),
+            ("operation".to_owned(), "inventory.count".to_owned()),
+        ]),
+    }
+}
+
+#[test]
+fn tracing_sink_reports_a_call_inside_one_span_named_after_it() {
+    let capture = failing_call_logged_by_tracing();
+
+    assert_eq!(capture.spans(), vec![inventory_call_span()]);
+    let logged = capture.logged();
+    let decisions: Vec<_> = logged
+        .iter()
+        .filter(|l| l.target == "resilient_http")
+        .collect();
+    assert_eq!(decisions.len(), 5, "{decisions:#?}");
+    for event in decisions {
+        assert_eq!(event.span, Some(inventory_call_span()), "{event:#?}");
+    }
+}
+
+#[test]
+fn the_wrapped_code_logs_inside_the_call_span() {
+    let capture = Capture::default();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    capture.during(|| {
+        runtime.block_on(async {
+            let result: Result<(), Error> = Call::new("inventory.count", &policy(1))
+                .sink(&TracingSink)
+                .run(|| async {
+                    tracing::info!("inside the attempt");
+                    Ok(())
+                })
+                .await;
+            result.unwrap();
+        });
+    });
+
+    assert_eq!(
+        capture.find("inside the attempt").span,
+        Some(inventory_call_span())
+    );
+}
+
+#[resilient_http::resilient(max_attempts = 2, backoff = none, name = "inventory.count", registry = registry)]
+async fn count_inventory(registry: &Registry) -> Result<u32, Error> {
+    tracing::info!("counting");
+    Err(status(503))
+}
+
+#[test]
+fn a_resilient_method_logs_inside_the_call_span_too() {
+    let capture = Capture::default();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    capture.during(|| {
+        let registry = Registry::builder()
+            .sink(Arc::new(TracingSink))
+            .build()
+            .unwrap();
+        let result = runtime.block_on(count_inventory(&registry));
+        assert!(result.is_err());
+    });
+
+    assert_eq!(capture.spans(), vec![inventory_call_span()]);
+    let counted: Vec<_> = capture
+        .logged()
+        .into_iter()
+        .filter(|l| l.field("message") == Some("counting"))
+        .collect();
+    assert_eq!(counted.len(), 2);
+    assert!(
+        counted
+            .iter()
+            .all(|l| l.span == Some(inventory_call_span()))
+    );
 }

@@ -187,7 +187,11 @@ fn retry_loop(
         name("__rh_delay"),
         name("__rh_error"),
     );
-    let (attempt_future, until) = (name("__rh_attempt"), name("__rh_until"));
+    let (attempt_future, until, entered) = (
+        name("__rh_attempt"),
+        name("__rh_until"),
+        name("__rh_entered"),
+    );
 
     let resolve = match &args.registry {
         None => quote! {
@@ -211,7 +215,7 @@ fn retry_loop(
         let limited = args.timeout.is_some() || args.deadline.is_some();
         let run_attempt = if limited {
             quote! {{
-                let #attempt_future = #private::returning::<#ty, _>(#attempt);
+                let #attempt_future = #private::attempt::<#ty, _>(&#attempts, #attempt);
                 match #attempts.until() {
                     ::core::option::Option::None => ::core::option::Option::Some(#attempt_future.await),
                     ::core::option::Option::Some(#until) => ::core::result::Result::ok(
@@ -222,13 +226,16 @@ fn retry_loop(
         } else {
             // No limit is declared, so no attempt is ever wrapped in a timeout: leaving the
             // wrapper out of the code keeps it out of the future, and the success path cheaper.
-            quote!(::core::option::Option::Some(#private::returning::<#ty, _>(#attempt).await))
+            quote!(::core::option::Option::Some(#private::attempt::<#ty, _>(&#attempts, #attempt).await))
         };
         (run_attempt, quote!(#private::sleep(#delay).await))
     } else {
         let attempt = quote_spanned!(body.span()=> (|| -> #ty #body)());
         (
-            quote!(::core::option::Option::Some(#attempt)),
+            quote!({
+                let #entered = #attempts.enter_span();
+                ::core::option::Option::Some(#attempt)
+            }),
             quote!(#private::sleep_blocking(#delay)),
         )
     };

@@ -76,6 +76,21 @@ pub enum GiveUp<'a> {
     CircuitOpen,
 }
 
+impl GiveUp<'_> {
+    /// A short, stable name, fit for a metric label: `not_retryable`, `attempts_exhausted`,
+    /// `retry_after_too_long`, `deadline`, `budget_exhausted`, `circuit_open`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            GiveUp::NotRetryable => "not_retryable",
+            GiveUp::AttemptsExhausted => "attempts_exhausted",
+            GiveUp::RetryAfterTooLong => "retry_after_too_long",
+            GiveUp::Deadline(_) => "deadline",
+            GiveUp::BudgetExhausted(_) => "budget_exhausted",
+            GiveUp::CircuitOpen => "circuit_open",
+        }
+    }
+}
+
 /// Tells the runtime what an attempt's error means: implement it for your own error type.
 ///
 /// Implemented for [`reqwest::Error`], [`reqwest::Response`] (by status), this crate's

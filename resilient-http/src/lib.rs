@@ -39,6 +39,13 @@
 //! # Features
 //! - `blocking`: `blocking::Client`, the same client over `reqwest::blocking` (documented
 //!   when the feature is on, as it is on docs.rs).
+//! - `metrics`: `MetricsFacadeSink`, reporting to the [`metrics`](https://docs.rs/metrics)
+//!   facade, so any exporter the application already installs works.
+//! - `prometheus`: `PrometheusSink`, registering into a `prometheus_client` registry.
+//! - `opentelemetry`: `OpenTelemetrySink`, reporting through an OpenTelemetry `Meter`.
+//!
+//! All three report the instruments listed in [`instruments`], with the same names, labels and
+//! buckets.
 
 #[doc(hidden)]
 #[path = "private.rs"]
@@ -70,6 +77,13 @@ pub use client::{Client, ClientBuilder, RequestBuilder, error_for_status};
 pub use clock::{Clock, ManualClock, TokioClock};
 pub use error::{ConfigError, Error};
 pub use jitter::Jitter;
+#[cfg(feature = "metrics")]
+pub use metrics::MetricsFacadeSink;
+#[cfg(feature = "opentelemetry")]
+pub use metrics::OpenTelemetrySink;
+#[cfg(feature = "prometheus")]
+pub use metrics::PrometheusSink;
+pub use metrics::instruments;
 pub use metrics::{
     AttemptOutcome, Event, EventKind, InMemorySink, MetricsSink, NoopSink, OperationStats,
     Snapshot, TracingSink, Transition,

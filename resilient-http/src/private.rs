@@ -10,6 +10,9 @@ pub use crate::{Backoff, Call, Error, Jitter, Registry, RetryConfig, RetryPolicy
 pub use core::ops::ControlFlow;
 pub use tokio::time::timeout_at;
 
+use tracing::Instrument as _;
+use tracing::instrument::Instrumented;
+
 use crate::metrics::MetricsSink;
 use crate::{Breaker, RetryBudget};
 
@@ -79,10 +82,11 @@ impl GlobalHandles {
     }
 }
 
-/// Ties an attempt's future to the function's return type, so `?` in the body infers.
+/// An attempt's future, tied to the function's return type (so `?` in the body infers) and
+/// polled inside the call's span.
 #[inline]
-pub fn returning<R, F: Future<Output = R>>(attempt: F) -> F {
-    attempt
+pub fn attempt<R, F: Future<Output = R>>(attempts: &Attempts<'_>, attempt: F) -> Instrumented<F> {
+    attempt.instrument(attempts.span().clone())
 }
 
 /// Waits before the next attempt.

@@ -54,6 +54,8 @@ pub struct Attempts<'a> {
     /// Whether that limit is the deadline's rather than the per-attempt timeout.
     limited_by_deadline: bool,
     delays: Option<Delays<SmallRng>>,
+    /// The sink's span for this call (none unless the sink is enabled).
+    span: tracing::Span,
 }
 
 /// An attempt under way: the breaker's permit, if there is a breaker. Dropped without
@@ -79,6 +81,12 @@ impl<'a> Attempts<'a> {
         let measure = call.sink.enabled() || call.breaker.is_some_and(Breaker::needs_latency);
         let policy = call.policy;
         let clocked = measure || policy.deadline().is_some() || policy.attempt_timeout().is_some();
+        let span = if measure {
+            call.sink
+                .call_span(call.operation, call.breaker.map(Breaker::name))
+        } else {
+            tracing::Span::none()
+        };
         Attempts {
             call,
             made: 0,
@@ -90,6 +98,7 @@ impl<'a> Attempts<'a> {
             until: None,
             limited_by_deadline: false,
             delays: None,
+            span,
         }
     }
 
@@ -121,10 +130,10 @@ impl<'a> Attempts<'a> {
     fn start_clock(&mut self) {
         let now = Instant::now();
         let policy = self.call.policy;
-        let remaining = policy.deadline().map(|deadline| {
-            let first_started = *self.first_started.get_or_insert(now);
-            deadline.saturating_sub(now.saturating_duration_since(first_started))
-        });
+        let first_started = *self.first_started.get_or_insert(now);
+        let remaining = policy
+            .deadline()
+            .map(|deadline| deadline.saturating_sub(now.saturating_duration_since(first_started)));
         let (limit, limited_by_deadline) = match (policy.attempt_timeout(), remaining) {
             (Some(timeout), Some(left)) if left < timeout => (Some(left), true),
             (Some(timeout), _) => (Some(timeout), false),
@@ -135,6 +144,22 @@ impl<'a> Attempts<'a> {
         self.limited_by_deadline = limited_by_deadline;
         self.until = limit.map(|limit| now.checked_add(limit).unwrap_or_else(|| now + FAR_FUTURE));
         self.began = self.measure.then_some(now);
+    }
+
+    /// Enters the call's span, when there is one (the sink is enabled): an attempt is polled
+    /// inside it, so the wrapped code's events nest under the call.
+    #[inline(always)]
+    pub fn enter_span(&self) -> Option<tracing::span::Entered<'_>> {
+        if self.measure {
+            Some(self.span.enter())
+        } else {
+            None
+        }
+    }
+
+    /// The call's span (none unless the sink is enabled), for an attempt polled elsewhere.
+    pub fn span(&self) -> &tracing::Span {
+        &self.span
     }
 
     /// How long the current attempt may take, if it is limited: what a blocking operation is
@@ -154,9 +179,13 @@ impl<'a> Attempts<'a> {
     /// The call's error for an attempt the breaker refused, after reporting the rejection.
     #[cold]
     pub fn rejected(&self, rejected: Rejected) -> Error {
+        let _entered = self.span.enter();
         self.emit(EventKind::CallRejected {
             retry_in: rejected.retry_in,
         });
+        if self.made > 0 {
+            self.call_finished(false);
+        }
         Error::CircuitOpen {
             breaker: self
                 .call
@@ -221,6 +250,8 @@ impl<'a> Attempts<'a> {
     where
         E: Classify + From<Error>,
     {
+        let span = self.span.clone();
+        let _entered = span.enter();
         let limit = self.limit;
         match self.end(started, classification, result.is_none()) {
             Next::Retry(delay) => {
@@ -266,6 +297,7 @@ impl<'a> Attempts<'a> {
             latency: latency.unwrap_or_default(),
         });
         if outcome == AttemptOutcome::Success {
+            self.call_finished(true);
             return Next::Done;
         }
         if timed_out && self.limited_by_deadline {
@@ -377,7 +409,21 @@ impl<'a> Attempts<'a> {
                 reason: why,
             });
         }
+        self.call_finished(false);
         Next::GiveUp(why)
+    }
+
+    /// Reports the end of a call that made at least one attempt.
+    fn call_finished(&self, succeeded: bool) {
+        let duration = match self.first_started {
+            Some(started) if self.measure => started.elapsed(),
+            _ => Duration::ZERO,
+        };
+        self.emit(EventKind::CallFinished {
+            attempts: self.made,
+            succeeded,
+            duration,
+        });
     }
 
     fn emit(&self, kind: EventKind<'_>) {

@@ -180,7 +180,10 @@ impl<'a> Call<'a> {
                 Ok(started) => started,
                 Err(rejected) => return Err(E::from(attempts.rejected(rejected))),
             };
-            let mut result = Some(operation(attempts.limit()));
+            let mut result = {
+                let _entered = attempts.enter_span();
+                Some(operation(attempts.limit()))
+            };
             match attempts.finish(started, &mut result, &classify) {
                 ControlFlow::Break(()) => return finished(result),
                 ControlFlow::Continue(delay) => std::thread::sleep(delay),

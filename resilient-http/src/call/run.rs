@@ -99,7 +99,11 @@ where
             let Some(attempt) = this.attempt.as_mut().as_pin_mut() else {
                 unreachable!("an attempt was started above")
             };
-            let result = match attempt.poll(cx) {
+            let polled = {
+                let _entered = this.attempts.enter_span();
+                attempt.poll(cx)
+            };
+            let result = match polled {
                 Poll::Ready(result) => {
                     this.attempt.set(None);
                     if *this.ok_is_success

@@ -192,7 +192,7 @@ impl MetricsSink for InMemorySink {
             EventKind::GaveUp { .. } => stats.give_ups += 1,
             EventKind::CallRejected { .. } => stats.rejections += 1,
             EventKind::BudgetExhausted { .. } => stats.budget_exhaustions += 1,
-            EventKind::BreakerStateChanged { .. } => {}
+            EventKind::BreakerStateChanged { .. } | EventKind::CallFinished { .. } => {}
         }
     }
 }

@@ -4,7 +4,14 @@
 //! Events name the operation and the breaker, never a URL, a query string or credentials, so
 //! they are safe to turn into metric labels and logs.
 
+#[cfg(feature = "metrics")]
+mod facade;
+pub mod instruments;
 mod memory;
+#[cfg(feature = "opentelemetry")]
+mod opentelemetry;
+#[cfg(feature = "prometheus")]
+mod prometheus;
 mod tracing_sink;
 
 use std::fmt;
@@ -14,7 +21,13 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
+#[cfg(feature = "metrics")]
+pub use facade::MetricsFacadeSink;
 pub use memory::{InMemorySink, OperationStats, Snapshot, Transition};
+#[cfg(feature = "opentelemetry")]
+pub use opentelemetry::OpenTelemetrySink;
+#[cfg(feature = "prometheus")]
+pub use prometheus::PrometheusSink;
 pub use tracing_sink::TracingSink;
 
 use crate::{BreakerState, Classification, GiveUp};
@@ -32,6 +45,14 @@ pub trait MetricsSink: Send + Sync + fmt::Debug {
     /// and the clock reads that latencies need, on the success path.
     fn enabled(&self) -> bool {
         true
+    }
+
+    /// The `tracing` span a call of `operation` runs in, asked once per call when the sink is
+    /// [`enabled`](MetricsSink::enabled): the call's attempts are polled inside it and its
+    /// events are reported inside it. The default is no span; [`TracingSink`] opens one.
+    fn call_span(&self, operation: &str, breaker: Option<&str>) -> tracing::Span {
+        let _ = (operation, breaker);
+        tracing::Span::none()
     }
 }
 
@@ -92,6 +113,17 @@ pub enum EventKind<'a> {
     BudgetExhausted {
         /// The budget's name.
         budget: &'a str,
+    },
+    /// A call that made at least one attempt returned: it succeeded, or it stopped (gave up, or
+    /// its breaker opened before a retry). A call rejected before its first attempt reports
+    /// only [`CallRejected`](EventKind::CallRejected).
+    CallFinished {
+        /// Attempts made.
+        attempts: u32,
+        /// Whether it returned a success.
+        succeeded: bool,
+        /// From the start of its first attempt to its return.
+        duration: Duration,
     },
 }
 
