@@ -54,8 +54,9 @@ pub struct Attempts<'a> {
     /// Whether that limit is the deadline's rather than the per-attempt timeout.
     limited_by_deadline: bool,
     delays: Option<Delays<SmallRng>>,
-    /// The sink's span for this call (none unless the sink is enabled).
-    span: tracing::Span,
+    /// The sink's span for this call, if the sink is enabled and opened one. Boxed, so that a
+    /// call without one carries and drops a null pointer rather than a `Span`.
+    span: Option<Box<tracing::Span>>,
 }
 
 /// An attempt under way: the breaker's permit, if there is a breaker. Dropped without
@@ -82,10 +83,12 @@ impl<'a> Attempts<'a> {
         let policy = call.policy;
         let clocked = measure || policy.deadline().is_some() || policy.attempt_timeout().is_some();
         let span = if measure {
-            call.sink
-                .call_span(call.operation, call.breaker.map(Breaker::name))
+            let span = call
+                .sink
+                .call_span(call.operation, call.breaker.map(Breaker::name));
+            (!span.is_none()).then(|| Box::new(span))
         } else {
-            tracing::Span::none()
+            None
         };
         Attempts {
             call,
@@ -150,16 +153,12 @@ impl<'a> Attempts<'a> {
     /// inside it, so the wrapped code's events nest under the call.
     #[inline(always)]
     pub fn enter_span(&self) -> Option<tracing::span::Entered<'_>> {
-        if self.measure {
-            Some(self.span.enter())
-        } else {
-            None
-        }
+        self.span.as_deref().map(tracing::Span::enter)
     }
 
-    /// The call's span (none unless the sink is enabled), for an attempt polled elsewhere.
-    pub fn span(&self) -> &tracing::Span {
-        &self.span
+    /// The call's span, if it has one, for an attempt polled elsewhere.
+    pub fn span(&self) -> Option<&tracing::Span> {
+        self.span.as_deref()
     }
 
     /// How long the current attempt may take, if it is limited: what a blocking operation is
@@ -179,7 +178,7 @@ impl<'a> Attempts<'a> {
     /// The call's error for an attempt the breaker refused, after reporting the rejection.
     #[cold]
     pub fn rejected(&self, rejected: Rejected) -> Error {
-        let _entered = self.span.enter();
+        let _entered = self.enter_span();
         self.emit(EventKind::CallRejected {
             retry_in: rejected.retry_in,
         });
@@ -250,25 +249,31 @@ impl<'a> Attempts<'a> {
     where
         E: Classify + From<Error>,
     {
-        let span = self.span.clone();
-        let _entered = span.enter();
-        let limit = self.limit;
-        match self.end(started, classification, result.is_none()) {
-            Next::Retry(delay) => {
-                *result = None;
-                ControlFlow::Continue(delay)
+        // Taken out for the judgement (which needs `&mut self`) and put back after, so that
+        // what the judgement reports is reported inside the call's span.
+        let span = self.span.take();
+        let next = {
+            let _entered = span.as_deref().map(tracing::Span::enter);
+            let limit = self.limit;
+            match self.end(started, classification, result.is_none()) {
+                Next::Retry(delay) => {
+                    *result = None;
+                    ControlFlow::Continue(delay)
+                }
+                Next::Done => ControlFlow::Break(()),
+                Next::GiveUp(why) => {
+                    let returned = match result.take() {
+                        Some(Ok(value)) => Ok(value),
+                        Some(Err(err)) => Err(err.on_give_up(self.made, why)),
+                        None => Err(E::from(self.timeout_error(limit)).on_give_up(self.made, why)),
+                    };
+                    *result = Some(returned);
+                    ControlFlow::Break(())
+                }
             }
-            Next::Done => ControlFlow::Break(()),
-            Next::GiveUp(why) => {
-                let returned = match result.take() {
-                    Some(Ok(value)) => Ok(value),
-                    Some(Err(err)) => Err(err.on_give_up(self.made, why)),
-                    None => Err(E::from(self.timeout_error(limit)).on_give_up(self.made, why)),
-                };
-                *result = Some(returned);
-                ControlFlow::Break(())
-            }
-        }
+        };
+        self.span = span;
+        next
     }
 
     /// Judges a finished attempt; `timed_out` when its limit cut it short.

@@ -99,9 +99,12 @@ where
             let Some(attempt) = this.attempt.as_mut().as_pin_mut() else {
                 unreachable!("an attempt was started above")
             };
-            let polled = {
-                let _entered = this.attempts.enter_span();
-                attempt.poll(cx)
+            // Two arms rather than an optional guard: a guard alive across the poll would need
+            // dropping if the poll panicked, and keeping the output spill-free on the success
+            // path matters more than one branch.
+            let polled = match this.attempts.span() {
+                None => attempt.poll(cx),
+                Some(span) => span.in_scope(|| attempt.poll(cx)),
             };
             let result = match polled {
                 Poll::Ready(result) => {
