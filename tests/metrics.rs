@@ -4,14 +4,14 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use resilient_http::{
-    AttemptOutcome, Backoff, Breaker, BreakerConfig, BreakerState, BudgetConfig, Call, Client,
-    Error, Event, EventKind, InMemorySink, Jitter, ManualClock, MetricsSink, Registry,
-    RegistryConfig, RetryPolicy, TracingSink,
+    AttemptOutcome, BackgroundSink, Backoff, Breaker, BreakerConfig, BreakerState, BudgetConfig,
+    Call, Client, Error, Event, EventKind, InMemorySink, Jitter, ManualClock, MetricsSink,
+    Registry, RegistryConfig, RetryPolicy, TracingSink,
 };
 use tracing::Level;
 use tracing::field::{Field, Visit};
@@ -742,5 +742,86 @@ fn a_resilient_method_logs_inside_the_call_span_too() {
         counted
             .iter()
             .all(|l| l.span == Some(inventory_call_span()))
+    );
+}
+
+/// A sink that stops at its first event until the test lets it go, then records summaries.
+#[derive(Debug)]
+struct StuckSink {
+    reached: Mutex<mpsc::Sender<()>>,
+    release: Mutex<mpsc::Receiver<()>>,
+    recorded: Mutex<Vec<String>>,
+}
+
+impl MetricsSink for StuckSink {
+    fn record(&self, event: &Event<'_>) {
+        let first = self.recorded.lock().unwrap().is_empty();
+        self.recorded
+            .lock()
+            .unwrap()
+            .push(format!("{:?}", event.kind));
+        if first {
+            self.reached.lock().unwrap().send(()).unwrap();
+            self.release.lock().unwrap().recv().unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_stuck_sink_behind_a_background_sink_never_holds_up_a_call() {
+    let (reached, sink_reached) = mpsc::channel();
+    let (let_go, release) = mpsc::channel();
+    let stuck = Arc::new(StuckSink {
+        reached: Mutex::new(reached),
+        release: Mutex::new(release),
+        recorded: Mutex::new(Vec::new()),
+    });
+    let background = BackgroundSink::new(stuck.clone(), 2);
+    // A first event, which the sink's thread takes and gets stuck on.
+    background.record(&Event {
+        operation: Some("warm.up"),
+        breaker: None,
+        kind: EventKind::CallRejected {
+            retry_in: Duration::ZERO,
+        },
+    });
+    sink_reached.recv().unwrap();
+
+    // Seven events: three attempts, two retries, the give-up, the end of the call.
+    let policy = RetryPolicy::builder()
+        .max_attempts(3)
+        .backoff(Backoff::None)
+        .build()
+        .unwrap();
+    let result: Result<(), Error> = Call::new("inventory.count", &policy)
+        .sink(&background)
+        .run_blocking(|_| Err(status(503)));
+
+    assert!(
+        result.is_err(),
+        "the call returned while its sink was stuck"
+    );
+    assert_eq!(background.dropped(), 5, "two events queued, five dropped");
+    let_go.send(()).unwrap();
+    drop(background);
+    // Dropping the sink ends its thread once the queue is drained; wait for that through the
+    // recorded events (three: the warm-up and the two queued).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while stuck.recorded.lock().unwrap().len() < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "queued events never arrived"
+        );
+        std::thread::yield_now();
+    }
+    let recorded = stuck.recorded.lock().unwrap().clone();
+    assert!(recorded[0].starts_with("CallRejected"), "{recorded:?}");
+    assert!(
+        recorded[1].starts_with("AttemptFinished { attempt: 1"),
+        "{recorded:?}"
+    );
+    assert!(
+        recorded[2].starts_with("RetryScheduled { attempt: 1"),
+        "{recorded:?}"
     );
 }

@@ -85,8 +85,8 @@ pub use metrics::OpenTelemetrySink;
 pub use metrics::PrometheusSink;
 pub use metrics::instruments;
 pub use metrics::{
-    AttemptOutcome, Event, EventKind, InMemorySink, MetricsSink, NoopSink, OperationStats,
-    Snapshot, TracingSink, Transition,
+    AttemptOutcome, BackgroundSink, Event, EventKind, InMemorySink, MetricsSink, NoopSink,
+    OperationStats, Snapshot, TracingSink, Transition,
 };
 pub use policy::{RetryConfig, RetryPolicy};
 pub use registry::{Registry, RegistryBuilder, RegistryConfig};

@@ -4,6 +4,7 @@
 //! Events name the operation and the breaker, never a URL, a query string or credentials, so
 //! they are safe to turn into metric labels and logs.
 
+mod background;
 #[cfg(feature = "metrics")]
 mod facade;
 pub mod instruments;
@@ -21,6 +22,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
+pub use background::BackgroundSink;
 #[cfg(feature = "metrics")]
 pub use facade::MetricsFacadeSink;
 pub use memory::{InMemorySink, OperationStats, Snapshot, Transition};
