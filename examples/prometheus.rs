@@ -2,6 +2,11 @@
 //! then the program scrapes its own `/metrics` endpoint and prints what Prometheus would see.
 //!
 //! Run with `cargo run --example prometheus --features metrics`.
+//!
+//! The exporter is `metrics-exporter-prometheus` rather than `prometheus-client`: the `metrics`
+//! feature exists for applications that already report through the `metrics` facade, and this
+//! is the facade's own Prometheus exporter. An application that keeps its own
+//! `prometheus_client` registry uses the `prometheus` feature's `PrometheusSink` instead.
 
 #[path = "support/flaky_server.rs"]
 mod flaky_server;
