@@ -25,14 +25,14 @@
 //! `Call::run` under the same policy with the same registry's breaker, budget and sink. The
 //! macro should add nothing measurable.
 
-use std::future::Future;
+#[path = "support/one_poll.rs"]
+mod one_poll;
+
 use std::hint::black_box;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use criterion::measurement::WallTime;
-use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group, criterion_main};
+use one_poll::bench_ready;
 use resilient_http::{
     Breaker, BreakerConfig, BudgetConfig, Call, Error, InMemorySink, NoopSink, Registry,
     RetryBudget, RetryPolicy, WindowConfig, resilient,
@@ -42,48 +42,6 @@ use resilient_http::{
 #[resilient(max_attempts = 3, breaker = "bench")]
 async fn macro_call() -> Result<u64, Error> {
     Ok(black_box(1u64))
-}
-
-/// Polls `future` once with a no-op waker; `None` if it is not ready.
-///
-/// Inlined into the measuring loop for every variant, so that the output is not returned
-/// through memory from a separate frame: copying it back with wider loads than the stores that
-/// wrote it stalls (10 to 30 ns here), a cost of the harness, not of the call measured.
-#[inline(always)]
-fn poll_once<F: Future>(future: F) -> Option<F::Output> {
-    let mut future = pin!(future);
-    match future
-        .as_mut()
-        .poll(&mut Context::from_waker(Waker::noop()))
-    {
-        Poll::Ready(output) => Some(output),
-        Poll::Pending => None,
-    }
-}
-
-/// Runs a future that completes on its first poll.
-///
-/// # Panics
-/// If it does not.
-#[inline(always)]
-fn block_on<F: Future>(future: F) -> F::Output {
-    match poll_once(future) {
-        Some(output) => output,
-        None => panic!("the benchmarked future must complete on its first poll"),
-    }
-}
-
-/// Measures `call` as `name`, after checking once that it completes at the first poll with 1.
-fn bench_ready<Fut>(
-    group: &mut BenchmarkGroup<'_, WallTime>,
-    name: &str,
-    mut call: impl FnMut() -> Fut,
-) where
-    Fut: Future<Output = Result<u64, Error>>,
-{
-    let first = poll_once(call()).unwrap_or_else(|| panic!("`{name}` is not ready at first poll"));
-    assert_eq!(first.expect("the benchmarked call succeeds"), 1);
-    group.bench_function(name, |b| b.iter(|| block_on(call())));
 }
 
 fn overhead(c: &mut Criterion) {

@@ -38,20 +38,16 @@
 //! async mutex reached only from its boxed future, so it has no shared synchronous path to put
 //! in this loop; it is left out.
 
-use std::fmt::Debug;
-use std::future::Future;
+#[path = "support/one_poll.rs"]
+mod one_poll;
+
 use std::hint::black_box;
-use std::pin::pin;
 use std::sync::{Barrier, Mutex, PoisonError};
-use std::task::{Context, Poll, Waker};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use backon::{ExponentialBuilder, Retryable};
-use criterion::measurement::WallTime;
-use criterion::{
-    BenchmarkGroup, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
-};
+use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use failsafe::CircuitBreaker as _;
 use recloser::{AsyncRecloser, Recloser};
 use resilient_http::{
@@ -62,54 +58,12 @@ use tower::{Service, ServiceBuilder, ServiceExt};
 use tower_resilience::circuitbreaker::CircuitBreakerLayer;
 use tower_resilience::retry::RetryLayer;
 
+use one_poll::{bench_ready, block_on};
+
 /// The `#[resilient]` variant: no timeout or deadline, so no runtime is needed.
 #[resilient(max_attempts = 3, breaker = "peers")]
 async fn ours_macro() -> Result<u64, Error> {
     Ok(black_box(1u64))
-}
-
-/// Polls `future` once with a no-op waker; `None` if it is not ready.
-///
-/// Inlined into the measuring loop for every variant, so that the output is not returned
-/// through memory from a separate frame: copying it back with wider loads than the stores that
-/// wrote it stalls (10 to 30 ns), a cost of the harness, not of the call measured.
-#[inline(always)]
-fn poll_once<F: Future>(future: F) -> Option<F::Output> {
-    let mut future = pin!(future);
-    match future
-        .as_mut()
-        .poll(&mut Context::from_waker(Waker::noop()))
-    {
-        Poll::Ready(output) => Some(output),
-        Poll::Pending => None,
-    }
-}
-
-/// Runs a future that completes on its first poll.
-///
-/// # Panics
-/// If it does not.
-#[inline(always)]
-fn block_on<F: Future>(future: F) -> F::Output {
-    match poll_once(future) {
-        Some(output) => output,
-        None => panic!("the benchmarked future must complete on its first poll"),
-    }
-}
-
-/// Measures `call` as `name`, after checking once that it completes at the first poll with 1.
-/// Each library returns its own error type, wrapping ours.
-fn bench_ready<Fut, E>(
-    group: &mut BenchmarkGroup<'_, WallTime>,
-    name: &str,
-    mut call: impl FnMut() -> Fut,
-) where
-    Fut: Future<Output = Result<u64, E>>,
-    E: Debug,
-{
-    let first = poll_once(call()).unwrap_or_else(|| panic!("`{name}` is not ready at first poll"));
-    assert_eq!(first.expect("the benchmarked call succeeds"), 1);
-    group.bench_function(name, |b| b.iter(|| block_on(call())));
 }
 
 fn success_path(c: &mut Criterion) {
