@@ -45,11 +45,19 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 
-/// The `Content-Length` that [`Reply::truncated_body`] declares.
+/// The `Content-Length` that [`Reply::truncated_body`] and [`Reply::reset_mid_body`] declare.
 pub(crate) const TRUNCATED_DECLARED_LEN: usize = 100;
 
-/// The bytes that [`Reply::truncated_body`] actually sends (10 of the declared 100).
+/// The bytes that [`Reply::truncated_body`] and [`Reply::reset_mid_body`] actually send (10 of
+/// the declared 100).
 pub(crate) const TRUNCATED_SENT: &[u8] = b"0123456789";
+
+/// How long [`Reply::endless_headers`] waits between two header lines.
+pub(crate) const ENDLESS_HEADER_INTERVAL: Duration = Duration::from_millis(100);
+
+/// How long [`Reply::reset_mid_body`] waits after the partial body before the reset, so that the
+/// client has read the head and handed the response to its caller.
+const RESET_MID_BODY_PAUSE: Duration = Duration::from_millis(100);
 
 /// A request head larger than this is refused with a 431 (protects against a runaway client).
 const MAX_HEAD_LEN: usize = 64 * 1024;
@@ -65,6 +73,12 @@ enum Fault {
     TruncatedBody,
     /// Keep the connection open and never answer.
     NeverAnswer,
+    /// Send the status line, then header lines forever, slowly, never the empty line.
+    EndlessHeaders,
+    /// Send the head, then the body one byte per interval.
+    TrickleBody(Duration),
+    /// Declare a longer body than is sent, then abort with a TCP RST.
+    ResetMidBody,
 }
 
 /// One scripted answer of a [`FaultServer`], built fluently.
@@ -82,6 +96,7 @@ pub(crate) struct Reply {
     body: Vec<u8>,
     delay: Duration,
     fault: Fault,
+    interim: Option<u16>,
 }
 
 impl Reply {
@@ -93,6 +108,7 @@ impl Reply {
             body: Vec::new(),
             delay: Duration::ZERO,
             fault: Fault::None,
+            interim: None,
         }
     }
 
@@ -128,6 +144,43 @@ impl Reply {
             fault: Fault::NeverAnswer,
             ..Self::status(200)
         }
+    }
+
+    /// Sends the status line `HTTP/1.1 200 OK`, then one header line (`x-endless-N: N`) every
+    /// [`ENDLESS_HEADER_INTERVAL`], forever: the head never ends, until the client gives up or
+    /// the server is dropped. Use with a client timeout.
+    pub(crate) fn endless_headers() -> Self {
+        Self {
+            fault: Fault::EndlessHeaders,
+            ..Self::status(200)
+        }
+    }
+
+    /// Sends the status line and headers with the `Content-Length` of the body set with
+    /// [`Reply::body`], then the body one byte per `interval`, then closes the connection.
+    pub(crate) fn trickle_body(interval: Duration) -> Self {
+        Self {
+            fault: Fault::TrickleBody(interval),
+            ..Self::status(200)
+        }
+    }
+
+    /// Sends the status line and headers with `Content-Length: 100`, then only 10 body bytes
+    /// ([`TRUNCATED_SENT`]), then aborts the connection with a TCP RST (zero linger), a moment
+    /// later. The client gets the response, and "connection reset by peer" while reading its
+    /// body.
+    pub(crate) fn reset_mid_body() -> Self {
+        Self {
+            fault: Fault::ResetMidBody,
+            ..Self::status(200)
+        }
+    }
+
+    /// Sends an interim response with this `1xx` status (e.g. `103 Early Hints`, with no
+    /// headers) before the reply, or before its fault.
+    pub(crate) fn interim(mut self, code: u16) -> Self {
+        self.interim = Some(code);
+        self
     }
 
     /// Replaces the status code (useful on [`Reply::truncated_body`]).
@@ -393,6 +446,12 @@ async fn serve_connection(stream: TcpStream, connection: usize, shared: Arc<Shar
         if !reply.delay.is_zero() {
             tokio::time::sleep(reply.delay).await;
         }
+        if let Some(code) = reply.interim {
+            let interim = format!("HTTP/1.1 {code} {}\r\n\r\n", reason(code));
+            if conn.stream.write_all(interim.as_bytes()).await.is_err() {
+                return;
+            }
+        }
         match reply.fault {
             Fault::None => {
                 let close = client_closes || reply.closes_connection();
@@ -417,6 +476,40 @@ async fn serve_connection(stream: TcpStream, connection: usize, shared: Arc<Shar
             Fault::NeverAnswer => {
                 // Holds the connection until the runtime is dropped with the server.
                 std::future::pending::<()>().await;
+            }
+            Fault::EndlessHeaders => {
+                let mut line = String::from("HTTP/1.1 200 OK\r\n");
+                // Ends when the client closes the connection (a write fails) or the server stops.
+                for n in 0_u64.. {
+                    if conn.stream.write_all(line.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(ENDLESS_HEADER_INTERVAL).await;
+                    line = format!("x-endless-{n}: {n}\r\n");
+                }
+            }
+            Fault::TrickleBody(interval) => {
+                let head = response_head(reply, Some(reply.body.len()), true);
+                if conn.stream.write_all(&head).await.is_err() {
+                    return;
+                }
+                for byte in &reply.body {
+                    tokio::time::sleep(interval).await;
+                    if conn.stream.write_all(&[*byte]).await.is_err() {
+                        return;
+                    }
+                }
+                let _ = conn.stream.shutdown().await;
+                return;
+            }
+            Fault::ResetMidBody => {
+                let mut bytes = response_head(reply, Some(TRUNCATED_DECLARED_LEN), false);
+                bytes.extend_from_slice(TRUNCATED_SENT);
+                let _ = conn.stream.write_all(&bytes).await;
+                tokio::time::sleep(RESET_MID_BODY_PAUSE).await;
+                // Zero linger turns the close on drop into an abortive close: RST, not FIN.
+                let _ = conn.stream.set_zero_linger();
+                return;
             }
         }
     }
@@ -601,11 +694,7 @@ impl Connection {
 
 /// The status line and headers of `reply`, with this `Content-Length` if any.
 fn response_head(reply: &Reply, content_length: Option<usize>, close: bool) -> Vec<u8> {
-    let reason = StatusCode::from_u16(reply.status)
-        .ok()
-        .and_then(|status| status.canonical_reason())
-        .unwrap_or("");
-    let mut head = format!("HTTP/1.1 {} {reason}\r\n", reply.status);
+    let mut head = format!("HTTP/1.1 {} {}\r\n", reply.status, reason(reply.status));
     for (name, value) in &reply.headers {
         // Writing to a `String` cannot fail.
         let _ = write!(head, "{name}: {value}\r\n");
@@ -618,6 +707,14 @@ fn response_head(reply: &Reply, content_length: Option<usize>, close: bool) -> V
     }
     head.push_str("\r\n");
     head.into_bytes()
+}
+
+/// The canonical reason phrase of status `code`, or nothing for an unknown one.
+fn reason(code: u16) -> &'static str {
+    StatusCode::from_u16(code)
+        .ok()
+        .and_then(|status| status.canonical_reason())
+        .unwrap_or("")
 }
 
 /// Parses a request head (without its final empty line) into method, target, whether the version

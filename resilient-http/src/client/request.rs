@@ -7,8 +7,13 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Body, Response};
 use serde::Serialize;
 
+use tokio::time::Instant;
+
 use super::{Replay, Shared, prepare_idempotency};
 use crate::Error;
+
+/// How long after the deadline reading a response's body is cut off: see `send`.
+const BODY_GRACE: Duration = Duration::from_millis(10);
 
 /// A request being built, with reqwest's builder methods; [`send`](RequestBuilder::send) runs
 /// it under the client's policy, breaker and budget.
@@ -99,15 +104,29 @@ impl RequestBuilder {
         let method = request.method().clone();
         let idempotent =
             prepare_idempotency(&method, request.headers_mut(), shared.idempotency_keys);
-        // What `try_clone` would say (only a streaming body cannot be cloned), without the
-        // clone: a copy of the URL and headers per call is what set the client below bare
-        // reqwest in `benches/throughput.rs`.
+        // What `try_clone` would say (only a streaming body cannot be cloned), without making
+        // a copy of the URL and headers only to drop it.
         let replayable = request.body().is_none_or(|body| body.as_bytes().is_some());
         let policy = shared.policy_for(replayable);
         let call = shared.call(&policy, self.operation.as_deref(), idempotent);
         let mut replay = Replay::new(request, replayable);
+        // The runtime bounds each attempt up to the response's head; the body is read after
+        // `send` returns. Giving every attempt reqwest's whole-request timeout, set to what is
+        // left of the deadline, bounds the body too: a server trickling it cannot hold the
+        // caller past the declared deadline. That timeout runs BODY_GRACE behind the runtime's
+        // own limit, so that up to the head the runtime's limit (and its error) always comes
+        // first, even when both timers would fire in the same tick of tokio's 1 ms wheel.
+        let declared = policy.deadline();
+        let mut deadline = None;
         call.run_classified(|| {
-            let attempt = replay.next(reqwest::Request::try_clone);
+            let mut attempt = replay.next(reqwest::Request::try_clone);
+            if let Some(declared) = declared {
+                let deadline =
+                    *deadline.get_or_insert_with(|| Instant::now() + declared + BODY_GRACE);
+                let left = deadline.saturating_duration_since(Instant::now());
+                let timeout = attempt.timeout_mut();
+                *timeout = Some(timeout.map_or(left, |own| own.min(left)));
+            }
             let http = &self.http;
             async move {
                 let response = http.execute(attempt).await?;
