@@ -1,5 +1,5 @@
 //! This crate against its peers (issue #5, experiments 1 and 2). Results and their reading are
-//! in `BENCHMARKS.md`; run with `cargo bench --bench peers`.
+//! in `BENCHMARKS.md`; run with `cargo bench --bench peers --features peers`.
 //!
 //! # `peer_success_path`: what each library adds to a healthy call
 //! The same immediately ready operation, `async { Ok::<_, Error>(black_box(1u64)) }`, bare and

@@ -1,6 +1,6 @@
 //! Retry storm and recovery (issue #5, experiment 4): what each retry library does to a backend
-//! that goes down and comes back. Run with `cargo bench --bench storm`; it prints a markdown
-//! table and stops by itself (about ten seconds per contender).
+//! that goes down and comes back. Run with `cargo bench --bench storm --features peers`; it
+//! prints a markdown table and stops by itself (about ten seconds per contender).
 //!
 //! A fresh local HTTP server (axum on 127.0.0.1) per contender answers 200 for a 1 s warm-up,
 //! 503 to everything for a 5 s outage, then 200 again for 3 s. 200 callers share one client of

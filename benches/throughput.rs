@@ -1,7 +1,7 @@
 //! What resilience costs a busy client: requests per second of plain GETs against a local axum
 //! server, for bare reqwest and for four resilient clients built on it, in one run. Run with
-//! `cargo bench --bench throughput`; it prints a markdown table and stops by itself (about
-//! 40 s on a busy 2-core machine).
+//! `cargo bench --bench throughput --features peers`; it prints a markdown table and stops by
+//! itself (about 40 s on a busy 2-core machine).
 //!
 //! The server listens on an ephemeral port of 127.0.0.1, on the same tokio multi-thread runtime
 //! as the clients, and answers every `GET /` with a 200 and a 2-byte body over HTTP/1.1. Each
