@@ -13,8 +13,9 @@
 //!
 //! The clock is read once per attempt, and only when something needs it: a deadline, a
 //! per-attempt timeout, a sink that wants latencies, or a slow-call rule; that one reading
-//! gives the call's start, the attempt's limit, the instant it runs out (handed to
-//! the attempt's timer as an instant, so tokio does not read the clock again) and the latency's start.
+//! gives the call's start, the attempt's limit, the instant it runs out (handed to the
+//! attempt's timer as an instant, so tokio does not read the clock again) and the latency's
+//! start.
 //! Everything else (a failure, a retry, a give-up, an enabled sink) leaves the inlined
 //! [`Attempts::finish`] for the general, out-of-line judgement.
 

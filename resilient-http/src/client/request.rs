@@ -121,9 +121,9 @@ impl RequestBuilder {
         call.run_classified(|| {
             let mut attempt = replay.next(reqwest::Request::try_clone);
             if let Some(declared) = declared {
-                let deadline =
-                    *deadline.get_or_insert_with(|| Instant::now() + declared + BODY_GRACE);
-                let left = deadline.saturating_duration_since(Instant::now());
+                let now = Instant::now();
+                let deadline = *deadline.get_or_insert(now + declared + BODY_GRACE);
+                let left = deadline.saturating_duration_since(now);
                 let timeout = attempt.timeout_mut();
                 *timeout = Some(timeout.map_or(left, |own| own.min(left)));
             }
