@@ -3,11 +3,12 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
+use crate::sync::{AtomicI64, AtomicU64};
 use crate::{Clock, ConfigError, TokioClock, duration};
 
 const MILLI: i64 = 1_000;

@@ -63,10 +63,13 @@ mod duration;
 mod error;
 mod jitter;
 mod metrics;
+#[cfg(all(test, loom))]
+mod model_check;
 mod policy;
 mod registry;
 mod retry_after;
 mod status_set;
+mod sync;
 
 pub use backoff::{Backoff, Delays};
 pub use breaker::{Breaker, BreakerConfig, BreakerState, Permit, Rejected, WindowConfig};

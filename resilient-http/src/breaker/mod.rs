@@ -15,14 +15,15 @@ mod state;
 mod window;
 
 use std::fmt;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 
 pub use config::{BreakerConfig, WindowConfig};
 pub use state::BreakerState;
 
 use crate::metrics::{self, Event, EventKind, MetricsSink, NoopSink};
+use crate::sync::{AtomicU32, AtomicU64, Mutex};
 use crate::{Clock, ConfigError, TokioClock};
 use state::Word;
 use window::Window;
@@ -402,7 +403,11 @@ impl Breaker {
             BreakerState::Closed => self.forget_failures(),
             BreakerState::HalfOpen | BreakerState::ForcedOpen | BreakerState::Disabled => {}
         }
-        self.word.store(current.next(to).0, Ordering::Release);
+        // A swap, not a store: a probe may be giving back its slot with a compare-exchange on
+        // the old word right now, and loom orders a plain store only partially against such a
+        // read-modify-write (it let a store be overtaken by a CAS that read the word before
+        // it). Two read-modify-writes are totally ordered, in loom as on hardware.
+        self.word.swap(current.next(to).0, Ordering::AcqRel);
     }
 
     fn forget_failures(&self) {

@@ -1,9 +1,10 @@
 //! Sliding windows of call outcomes for the rate rules, kept in atomics so recording a call
 //! takes no lock.
 
-use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 
 use super::config::WindowConfig;
+use crate::sync::{AtomicU8, AtomicU32, AtomicU64};
 
 /// Totals of the calls in a window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
