@@ -178,10 +178,15 @@ fn status_whose_retry_would_cross_the_deadline_returns_deadline_exceeded() {
     let server = FaultServer::always(Reply::status(503));
     let registry = Registry::new();
     let deadline = Duration::from_millis(200);
-    // The first wait already ends after the deadline, so the call stops after one attempt.
+    // Attempts at 0 and about 100 ms; the second wait (1 s) would end after the deadline, so the
+    // call stops after two attempts. (A deadline shorter than the first wait is a config error.)
     let policy = RetryPolicy::builder()
         .max_attempts(3)
-        .backoff(Backoff::constant(Duration::from_secs(1)))
+        .backoff(Backoff::exponential(
+            Duration::from_millis(100),
+            10.0,
+            Duration::from_secs(1),
+        ))
         .jitter(Jitter::None)
         .deadline(deadline)
         .build()
@@ -193,13 +198,13 @@ fn status_whose_retry_would_cross_the_deadline_returns_deadline_exceeded() {
     assert!(
         matches!(
             &err,
-            Error::DeadlineExceeded { deadline: d, attempts: 1, last: Some(last) }
-                if *d == deadline && matches!(**last, Error::Status { attempts: 1, .. })
+            Error::DeadlineExceeded { deadline: d, attempts: 2, last: Some(last) }
+                if *d == deadline && matches!(**last, Error::Status { attempts: 2, .. })
         ),
-        "expected the deadline to stop the call after one attempt, got {err:?}"
+        "expected the deadline to stop the call after two attempts, got {err:?}"
     );
     assert_eq!(err.status(), Some(StatusCode::SERVICE_UNAVAILABLE));
-    assert_eq!(server.hits(), 1);
+    assert_eq!(server.hits(), 2);
 }
 
 #[test]

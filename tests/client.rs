@@ -282,10 +282,15 @@ async fn status_whose_retry_would_cross_the_deadline_returns_deadline_exceeded()
     let server = FaultServer::always(Reply::status(503));
     let registry = Registry::new();
     let deadline = Duration::from_millis(200);
-    // The first wait already ends after the deadline, so the call stops after one attempt.
+    // Attempts at 0 and about 100 ms; the second wait (1 s) would end after the deadline, so the
+    // call stops after two attempts. (A deadline shorter than the first wait is a config error.)
     let policy = RetryPolicy::builder()
         .max_attempts(3)
-        .backoff(Backoff::constant(Duration::from_secs(1)))
+        .backoff(Backoff::exponential(
+            Duration::from_millis(100),
+            10.0,
+            Duration::from_secs(1),
+        ))
         .jitter(Jitter::None)
         .deadline(deadline)
         .build()
@@ -296,11 +301,11 @@ async fn status_whose_retry_would_cross_the_deadline_returns_deadline_exceeded()
 
     let Error::DeadlineExceeded {
         deadline: d,
-        attempts: 1,
+        attempts: 2,
         last: Some(last),
     } = &err
     else {
-        panic!("expected the deadline to stop the call after one attempt, got {err:?}");
+        panic!("expected the deadline to stop the call after two attempts, got {err:?}");
     };
     assert_eq!(*d, deadline);
     assert!(
@@ -308,14 +313,14 @@ async fn status_whose_retry_would_cross_the_deadline_returns_deadline_exceeded()
             **last,
             Error::Status {
                 status: StatusCode::SERVICE_UNAVAILABLE,
-                attempts: 1,
+                attempts: 2,
                 ..
             }
         ),
         "{last:?}"
     );
     assert_eq!(err.status(), Some(StatusCode::SERVICE_UNAVAILABLE));
-    assert_eq!(server.hits(), 1);
+    assert_eq!(server.hits(), 2);
 }
 
 /// `reqwest::Body::wrap_stream` needs reqwest's `stream` feature, which is off; `Body::wrap`

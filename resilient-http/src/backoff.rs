@@ -28,6 +28,17 @@ use crate::{ConfigError, Jitter, duration};
 ///
 /// # Default
 /// `exponential(initial = 100ms, factor = 2.0, max = 10s)`.
+///
+/// # Valid values
+/// Checked by [`RetryConfig::build`](crate::RetryConfig::build), which names the field at fault
+/// (`backoff.initial`, ...):
+///
+/// | kind | rule |
+/// |---|---|
+/// | every kind | each duration between 0s and 24h |
+/// | `linear`, `exponential` | `initial` <= `max` |
+/// | `exponential` | `initial` > 0 (zero times any factor stays zero); `factor` finite and >= 1.0 |
+/// | `linear` | `initial` > 0 when the jitter is `decorrelated`, which grows from the previous wait |
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Backoff {
@@ -155,26 +166,53 @@ impl Backoff {
         }
     }
 
+    /// Checks every duration, the factor, and the rules across them.
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         match *self {
-            Backoff::None | Backoff::Constant { .. } => Ok(()),
-            Backoff::Linear { initial, max, .. } if initial > max => Err(ConfigError::new(
-                "backoff.initial",
-                format!("must not exceed `backoff.max` ({max:?}), got {initial:?}"),
-            )),
-            Backoff::Exponential { factor, .. } if !(factor.is_finite() && factor >= 1.0) => {
-                Err(ConfigError::new(
-                    "backoff.factor",
-                    format!("must be a finite number of at least 1.0, got {factor}"),
-                ))
+            Backoff::None => Ok(()),
+            Backoff::Constant { delay } => duration::check_max("backoff.delay", delay),
+            Backoff::Linear { initial, step, max } => {
+                duration::check_max("backoff.initial", initial)?;
+                duration::check_max("backoff.step", step)?;
+                duration::check_max("backoff.max", max)?;
+                check_initial_within_max(initial, max)
             }
-            Backoff::Exponential { initial, max, .. } if initial > max => Err(ConfigError::new(
-                "backoff.initial",
-                format!("must not exceed `backoff.max` ({max:?}), got {initial:?}"),
-            )),
-            Backoff::Linear { .. } | Backoff::Exponential { .. } => Ok(()),
+            Backoff::Exponential {
+                initial,
+                factor,
+                max,
+            } => {
+                // Zero times any factor is zero: every wait would be zero, and `factor` and
+                // `max` would be silently ignored.
+                if initial.is_zero() {
+                    return Err(ConfigError::new(
+                        "backoff.initial",
+                        "must be longer than zero and at most 24h for an exponential backoff, \
+                         which multiplies it (for no wait, use `kind = \"none\"`), got 0ns",
+                    ));
+                }
+                duration::check_positive("backoff.initial", initial)?;
+                if !(factor.is_finite() && factor >= 1.0) {
+                    return Err(ConfigError::new(
+                        "backoff.factor",
+                        format!("must be a finite number of at least 1.0, got {factor}"),
+                    ));
+                }
+                duration::check_max("backoff.max", max)?;
+                check_initial_within_max(initial, max)
+            }
         }
     }
+}
+
+fn check_initial_within_max(initial: Duration, max: Duration) -> Result<(), ConfigError> {
+    if initial > max {
+        return Err(ConfigError::new(
+            "backoff.initial",
+            format!("must be at most `backoff.max` ({max:?}), got {initial:?}"),
+        ));
+    }
+    Ok(())
 }
 
 /// The jittered waits of a [`Backoff`], one per retry; made by [`Backoff::delays`]. Endless.

@@ -20,9 +20,13 @@ const NANOS_PER_SEC: i128 = 1_000_000_000;
 /// | field | default |
 /// |---|---|
 /// | `enabled` | true |
-/// | `retry_ratio` | 0.2 (retries may add 20% to the calls made; 0.0..=1.0) |
+/// | `retry_ratio` | 0.2 (retries may add 20% to the calls made; 0.0, or 0.001..=1.0) |
 /// | `min_retries_per_second` | 10 (0..=100000) |
-/// | `window` | 10s (1s..=1h): how long saved-up credit lasts |
+/// | `window` | 10s (whole seconds, 1s..=1h): how long saved-up credit lasts |
+///
+/// The budget counts thousandths of a token and whole seconds, so a `retry_ratio` between 0 and
+/// 0.001 or a `window` with a fraction of a second is an error rather than rounded away. An
+/// enabled budget needs a `retry_ratio` or a `min_retries_per_second` above zero.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BudgetConfig {
@@ -62,16 +66,19 @@ impl BudgetConfig {
         }
     }
 
-    /// Checks every field.
+    /// Checks every field and the rule across them.
     ///
     /// # Errors
     /// A [`ConfigError`] naming the first field at fault and its allowed range.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let ratio = self.retry_ratio;
-        if !(0.0..=1.0).contains(&ratio) {
+        if !(ratio == 0.0 || (0.001..=1.0).contains(&ratio)) {
             return Err(ConfigError::new(
                 "retry_ratio",
-                format!("must be between 0.0 and 1.0, got {ratio}"),
+                format!(
+                    "must be 0.0 or between 0.001 and 1.0 (the budget counts thousandths of a \
+                     token), got {ratio}"
+                ),
             ));
         }
         if self.min_retries_per_second > 100_000 {
@@ -83,17 +90,21 @@ impl BudgetConfig {
                 ),
             ));
         }
-        if !(Duration::from_secs(1)..=Duration::from_secs(3_600)).contains(&self.window) {
+        let window = self.window;
+        if !(Duration::from_secs(1)..=Duration::from_secs(3_600)).contains(&window)
+            || window.subsec_nanos() != 0
+        {
             return Err(ConfigError::new(
                 "window",
-                format!("must be between 1s and 1h, got {:?}", self.window),
+                format!("must be a whole number of seconds between 1s and 1h, got {window:?}"),
             ));
         }
         if self.enabled && ratio == 0.0 && self.min_retries_per_second == 0 {
             return Err(ConfigError::new(
                 "retry_ratio",
-                "and `min_retries_per_second` are both zero, so no retry would ever be allowed; \
-                 set `max_attempts = 1` on the policy instead",
+                "must be between 0.001 and 1.0 when `min_retries_per_second` is 0, or no retry \
+                 would ever be allowed (to never retry, set `max_attempts = 1` on the policy); \
+                 got 0",
             ));
         }
         Ok(())
@@ -178,8 +189,8 @@ impl RetryBudget {
         let cap = (refill_per_sec * window_secs).max(MILLI);
         Ok(RetryBudget {
             name: name.into_boxed_str(),
-            // `validate` bounds the ratio to 0..=1, so this fits and loses under 0.001 token.
-            deposit: (config.retry_ratio * MILLI as f64) as i64,
+            // `validate` bounds the ratio to 0 or 0.001..=1, so this fits: to the nearest thousandth.
+            deposit: (config.retry_ratio * MILLI as f64).round() as i64,
             cap,
             refill_per_sec,
             balance: AtomicI64::new(refill_per_sec.min(cap)),

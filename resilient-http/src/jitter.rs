@@ -62,6 +62,16 @@ impl Jitter {
         };
         delay.min(max)
     }
+
+    /// The shortest wait this jitter can make before the first retry under `backoff`.
+    pub(crate) fn shortest_first_wait(self, backoff: &Backoff) -> Duration {
+        match self {
+            Jitter::None => backoff.base_delay(1),
+            Jitter::Full => Duration::ZERO,
+            Jitter::Equal => backoff.base_delay(1) / 2,
+            Jitter::Decorrelated => backoff.initial_delay(),
+        }
+    }
 }
 
 /// A uniform draw in `[low, high]`, at nanosecond resolution. A span wider than `u64` nanoseconds

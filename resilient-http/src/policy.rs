@@ -110,16 +110,19 @@ impl RetryPolicy {
 /// ```
 ///
 /// # Default
-/// | field | default |
-/// |---|---|
-/// | `max_attempts` | 3 (valid: 1..=100) |
-/// | `retry_on` | 408, 429, 500, 502, 503, 504 |
-/// | `backoff` | exponential, initial 100ms, factor 2.0, max 10s |
-/// | `jitter` | full |
-/// | `attempt_timeout` | none |
-/// | `deadline` | none |
-/// | `retry_non_idempotent` | false |
-/// | `jitter_seed` | none (a fresh random seed per call) |
+/// | field | default | valid |
+/// |---|---|---|
+/// | `max_attempts` | 3 | 1..=100 |
+/// | `retry_on` | 408, 429, 500, 502, 503, 504 | codes and ranges (lowest first) within 400..=599 |
+/// | `backoff` | exponential, initial 100ms, factor 2.0, max 10s | see [`Backoff`]: durations 0s..=24h, `initial` <= `max`, exponential `initial` > 0 and `factor` finite >= 1.0 |
+/// | `jitter` | full | any; `decorrelated` needs a linear `initial` > 0 |
+/// | `attempt_timeout` | none | 0 < x <= 24h, and <= `deadline` |
+/// | `deadline` | none | 0 < x <= 24h, and longer than the shortest first wait when `max_attempts` > 1 |
+/// | `retry_non_idempotent` | false | |
+/// | `jitter_seed` | none (a fresh random seed per call) | any u64 |
+///
+/// The shortest first wait is the backoff's first delay with no jitter or `decorrelated`, half of
+/// it with `equal`, and zero with `full`: a `deadline` no longer than it would let no retry start.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RetryConfig {
@@ -210,12 +213,11 @@ impl RetryConfig {
         self
     }
 
-    /// Checks every field and the rules across them.
+    /// Checks every field and the rules across them; the table on [`RetryConfig`] lists them.
     ///
     /// # Errors
-    /// A [`ConfigError`] naming the first field at fault: `max_attempts` outside 1..=100, a zero
-    /// `attempt_timeout` or `deadline`, an `attempt_timeout` longer than the `deadline`, or a
-    /// backoff whose `initial` exceeds its `max` or whose `factor` is below 1.
+    /// A [`ConfigError`] naming the first field at fault (`backoff.factor` for a field of the
+    /// backoff) and its allowed range.
     pub fn build(self) -> Result<RetryPolicy, ConfigError> {
         if !MAX_ATTEMPTS.contains(&self.max_attempts) {
             return Err(ConfigError::new(
@@ -223,22 +225,43 @@ impl RetryConfig {
                 format!("must be between 1 and 100, got {}", self.max_attempts),
             ));
         }
+        self.retry_on.validate()?;
         self.backoff.validate()?;
-        if self.attempt_timeout == Some(Duration::ZERO) {
+        if let (Jitter::Decorrelated, Backoff::Linear { initial, .. }) = (self.jitter, self.backoff)
+            && initial.is_zero()
+        {
             return Err(ConfigError::new(
-                "attempt_timeout",
-                "must be greater than zero",
+                "backoff.initial",
+                "must be longer than zero and at most 24h with `jitter = \"decorrelated\"`, \
+                 which draws each wait from the previous one (three times zero is zero), got 0ns",
             ));
         }
-        if self.deadline == Some(Duration::ZERO) {
-            return Err(ConfigError::new("deadline", "must be greater than zero"));
+        if let Some(timeout) = self.attempt_timeout {
+            duration::check_positive("attempt_timeout", timeout)?;
+        }
+        if let Some(deadline) = self.deadline {
+            duration::check_positive("deadline", deadline)?;
         }
         if let (Some(timeout), Some(deadline)) = (self.attempt_timeout, self.deadline)
             && timeout > deadline
         {
             return Err(ConfigError::new(
                 "attempt_timeout",
-                format!("must not exceed `deadline` ({deadline:?}), got {timeout:?}"),
+                format!("must be at most `deadline` ({deadline:?}), got {timeout:?}"),
+            ));
+        }
+        let first_wait = self.jitter.shortest_first_wait(&self.backoff);
+        if let Some(deadline) = self.deadline
+            && self.max_attempts > 1
+            && deadline <= first_wait
+        {
+            return Err(ConfigError::new(
+                "deadline",
+                format!(
+                    "must be longer than {first_wait:?}, the shortest wait before the first retry \
+                     under `backoff` and `jitter`, or no retry could ever start; got {deadline:?} \
+                     (raise it, shorten the backoff, or set `max_attempts = 1`)"
+                ),
             ));
         }
         Ok(RetryPolicy { config: self })

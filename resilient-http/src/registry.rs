@@ -207,20 +207,21 @@ pub struct RegistryConfig {
 }
 
 impl RegistryConfig {
-    /// Checks every configuration in it.
+    /// Checks every configuration in it, named ones in the order of their names, so that the
+    /// same file always reports the same first error.
     ///
     /// # Errors
     /// The first invalid field, named by its path (`breakers.payments.open_duration`).
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.breaker.validate().map_err(|e| e.within("breaker"))?;
         self.budget.validate().map_err(|e| e.within("budget"))?;
-        for (name, config) in &self.breakers {
+        for (name, config) in sorted(&self.breakers) {
             check_name(name).map_err(|e| e.within("breakers"))?;
             config
                 .validate()
                 .map_err(|e| e.within(&format!("breakers.{name}")))?;
         }
-        for (name, config) in &self.budgets {
+        for (name, config) in sorted(&self.budgets) {
             check_name(name).map_err(|e| e.within("budgets"))?;
             config
                 .validate()
@@ -228,6 +229,12 @@ impl RegistryConfig {
         }
         Ok(())
     }
+}
+
+fn sorted<T>(map: &HashMap<String, T>) -> Vec<(&String, &T)> {
+    let mut entries: Vec<_> = map.iter().collect();
+    entries.sort_unstable_by_key(|(name, _)| *name);
+    entries
 }
 
 /// Names become metric labels and log fields: keep them short and plain.

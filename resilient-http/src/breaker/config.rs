@@ -25,18 +25,18 @@ use crate::{ConfigError, duration};
 /// ```
 ///
 /// # Default
-/// | field | default |
-/// |---|---|
-/// | `consecutive_failures` | 5 (set `null`/`None` to disable the rule) |
-/// | `failure_rate_threshold` | none (percent, 0 < x <= 100) |
-/// | `slow_call_rate_threshold` | none (percent, 0 < x <= 100) |
-/// | `slow_call_duration` | 5s |
-/// | `window` | the last 100 calls (`kind = "count"`, `size = 100`) |
-/// | `minimum_calls` | 20 |
-/// | `open_duration` | 30s |
-/// | `open_duration_multiplier` | 1.0 (the open duration does not grow) |
-/// | `max_open_duration` | 5m |
-/// | `half_open_probes` | 1 |
+/// | field | default | valid |
+/// |---|---|---|
+/// | `consecutive_failures` | 5 | >= 1, or `None` (`null` in JSON) to disable the rule |
+/// | `failure_rate_threshold` | none | percent, 0 < x <= 100 |
+/// | `slow_call_rate_threshold` | none | percent, 0 < x <= 100 |
+/// | `slow_call_duration` | 5s | 0 < x <= 24h |
+/// | `window` | the last 100 calls (`kind = "count"`, `size = 100`) | `size` 1..=10000, or `kind = "time"` with `seconds` 1..=3600 |
+/// | `minimum_calls` | 20 | >= 1, and <= `window.size` when a rate rule is on |
+/// | `open_duration` | 30s | 0 < x <= 24h |
+/// | `open_duration_multiplier` | 1.0 (the open duration does not grow) | finite, >= 1.0 |
+/// | `max_open_duration` | 5m | `open_duration` <= x <= 24h |
+/// | `half_open_probes` | 1 | 1..=1000 |
 ///
 /// The default trips only on consecutive failures, which costs no clock read and no atomic
 /// write on a healthy call; the rate rules cost one or two atomic writes per call (and a clock
@@ -119,17 +119,12 @@ impl BreakerConfig {
         if self.consecutive_failures == Some(0) {
             return Err(ConfigError::new(
                 "consecutive_failures",
-                "must be at least 1 (or unset to disable the rule)",
+                "must be at least 1 (or unset to disable the rule), got 0",
             ));
         }
         check_percent("failure_rate_threshold", self.failure_rate_threshold)?;
         check_percent("slow_call_rate_threshold", self.slow_call_rate_threshold)?;
-        if self.slow_call_duration.is_zero() {
-            return Err(ConfigError::new(
-                "slow_call_duration",
-                "must be greater than zero",
-            ));
-        }
+        duration::check_positive("slow_call_duration", self.slow_call_duration)?;
         match self.window {
             WindowConfig::Count { size } if !(1..=10_000).contains(&size) => {
                 return Err(ConfigError::new(
@@ -158,17 +153,13 @@ impl BreakerConfig {
             return Err(ConfigError::new(
                 "minimum_calls",
                 format!(
-                    "must not exceed `window.size` ({size}), or the rate rules could never trip; got {}",
+                    "must be between 1 and `window.size` ({size}) while a rate rule is on, or the \
+                     rate rules could never trip; got {}",
                     self.minimum_calls
                 ),
             ));
         }
-        if self.open_duration.is_zero() {
-            return Err(ConfigError::new(
-                "open_duration",
-                "must be greater than zero",
-            ));
-        }
+        duration::check_positive("open_duration", self.open_duration)?;
         let factor = self.open_duration_multiplier;
         if !(factor.is_finite() && factor >= 1.0) {
             return Err(ConfigError::new(
@@ -176,11 +167,11 @@ impl BreakerConfig {
                 format!("must be a finite number of at least 1.0, got {factor}"),
             ));
         }
-        if self.max_open_duration < self.open_duration {
+        if !(self.open_duration..=duration::MAX).contains(&self.max_open_duration) {
             return Err(ConfigError::new(
                 "max_open_duration",
                 format!(
-                    "must be at least `open_duration` ({:?}), got {:?}",
+                    "must be between `open_duration` ({:?}) and 24h, got {:?}",
                     self.open_duration, self.max_open_duration
                 ),
             ));

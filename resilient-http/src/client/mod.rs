@@ -231,6 +231,17 @@ impl<'r> ClientBuilder<'r> {
     }
 
     pub(crate) fn shared(self) -> Result<Shared, ConfigError> {
+        // Each name is checked as the user gave it, so the error names the setting they wrote
+        // (a bad breaker name is `breaker.name`, even though the operation defaults to it).
+        for (field, name) in [
+            ("breaker", self.breaker.as_deref()),
+            ("budget", self.budget.as_ref().and_then(Option::as_deref)),
+            ("operation", self.operation.as_deref()),
+        ] {
+            if let Some(name) = name {
+                check_name(name).map_err(|e| e.within(field))?;
+            }
+        }
         let registry: &Registry = match self.registry {
             Some(registry) => registry,
             None => Registry::global(),
@@ -239,23 +250,16 @@ impl<'r> ClientBuilder<'r> {
             .operation
             .or_else(|| self.breaker.clone())
             .unwrap_or_else(|| "http".to_owned());
-        check_name(&operation).map_err(|e| e.within("operation"))?;
-        let breaker = self.breaker.as_deref().map(|name| {
-            check_name(name).map_err(|e| e.within("breaker"))?;
-            Ok(registry.breaker(name))
-        });
+        let breaker = self.breaker.as_deref().map(|name| registry.breaker(name));
         let budget_name = match self.budget {
             Some(choice) => choice,
             None => Some(self.breaker.unwrap_or_else(|| operation.clone())),
         };
-        let budget = budget_name.as_deref().map(|name| {
-            check_name(name).map_err(|e| e.within("budget"))?;
-            Ok(registry.budget(name))
-        });
+        let budget = budget_name.as_deref().map(|name| registry.budget(name));
         Ok(Shared {
             policy: self.policy,
-            breaker: breaker.transpose()?,
-            budget: budget.transpose()?,
+            breaker,
+            budget,
             sink: registry.sink().clone(),
             operation: operation.into_boxed_str(),
             idempotency_keys: self.idempotency_keys,
