@@ -8,7 +8,8 @@
 //! time window). Measured by `benches/overhead.rs` (`policy_breaker`, `full`,
 //! `full_rate_breaker`; figures in `BENCHMARKS.md`). Everything off that path (open, half-open,
 //! failures, rate rules) is out of line. Transitions are rare and serialise on a mutex, so that
-//! exactly one caller makes each transition and reports it.
+//! exactly one caller makes each transition and reports it, in order: the sink is called under
+//! that mutex (keep it cheap, or wrap a slow one in a `BackgroundSink`).
 
 mod config;
 mod state;
@@ -368,8 +369,10 @@ impl Breaker {
             return;
         }
         self.enter(current, to);
-        drop(guard);
+        // Reported before the lock is released, so that sinks see transitions in the order
+        // they were made: a gauge set from each event's `to` ends on the breaker's real state.
         self.report(from.state(), to, operation);
+        drop(guard);
     }
 
     fn transition_from_any(&self, to: BreakerState) {
@@ -386,8 +389,8 @@ impl Breaker {
             return;
         }
         self.enter(current, to);
-        drop(guard);
         self.report(current.state(), to, None);
+        drop(guard);
     }
 
     /// Sets up `to` and publishes it; called with the transition lock held.

@@ -39,6 +39,11 @@ use crate::{BreakerState, Classification, GiveUp};
 /// Called inline on the calling task, so keep it cheap; state changes of breakers and budgets
 /// are complete before a sink sees them, and a sink that panics is contained (the panic is
 /// logged once and the event dropped), so it cannot corrupt them.
+///
+/// A breaker reports each transition while it still holds its transition lock, so a sink sees
+/// one breaker's transitions in the order they were made. From inside `record`, a sink must
+/// therefore not change a breaker's state by hand ([`Breaker::force_open`](crate::Breaker::force_open),
+/// `disable`, `reset`): that would wait on the lock it is called under.
 pub trait MetricsSink: Send + Sync + fmt::Debug {
     /// Handles one event.
     fn record(&self, event: &Event<'_>);
