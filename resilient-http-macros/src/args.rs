@@ -9,6 +9,9 @@ use syn::spanned::Spanned as _;
 use syn::{Expr, ExprLit, Lit, LitStr, Path, Token};
 
 use crate::errors::Errors;
+use crate::limits::{
+    self, MAX_ATTEMPTS, MAX_DURATION, MAX_DURATION_TEXT, MAX_NAME_LEN, RETRY_STATUSES,
+};
 use crate::{duration, suggest};
 
 const KEYS: &[&str] = &[
@@ -81,6 +84,9 @@ pub(crate) struct Args {
     pub(crate) krate: Option<Spanned<Path>>,
     /// Keys seen so far, to reject repeats even when the first value was invalid.
     seen: Vec<String>,
+    /// Keys whose value was rejected, so that no rule across arguments judges them by the
+    /// default they were meant to replace.
+    rejected: Vec<String>,
 }
 
 impl Args {
@@ -203,8 +209,14 @@ impl Args {
         };
         if let Err(error) = stored {
             errors.push(error);
+            self.rejected.push(key);
         }
         Ok(())
+    }
+
+    /// Whether `key` was given a value that was rejected (and is therefore unset).
+    pub(crate) fn rejected(&self, key: &str) -> bool {
+        self.rejected.iter().any(|k| k == key)
     }
 }
 
@@ -248,11 +260,13 @@ fn max_attempts(value: &Expr) -> syn::Result<u32> {
         ));
     };
     match int.base10_parse::<u32>() {
-        Ok(n @ 1..=100) => Ok(n),
+        Ok(n) if MAX_ATTEMPTS.contains(&n) => Ok(n),
         _ => Err(error(
             int,
             format!(
-                "`max_attempts` must be between 1 and 100 (it counts the first attempt too), got {}",
+                "`max_attempts` must be between {} and {} (it counts the first attempt too), got {}",
+                MAX_ATTEMPTS.start(),
+                MAX_ATTEMPTS.end(),
                 int.base10_digits()
             ),
         )),
@@ -266,18 +280,19 @@ fn status(value: &Expr) -> syn::Result<u16> {
             "expected an HTTP status code, like `503`, or a range, like `500..=599`",
         ));
     };
+    let (first, last) = (RETRY_STATUSES.start(), RETRY_STATUSES.end());
     match int.base10_parse::<u16>() {
-        Ok(code @ 400..=599) => Ok(code),
+        Ok(code) if RETRY_STATUSES.contains(&code) => Ok(code),
         Ok(code @ 100..=399) => Err(error(
             int,
             format!(
-                "status {code} is not an error and cannot be retried; use statuses between 400 and 599"
+                "status {code} is not an error and cannot be retried; use statuses between {first} and {last}"
             ),
         )),
         _ => Err(error(
             int,
             format!(
-                "`{}` is not an HTTP status; use statuses between 400 and 599",
+                "`{}` is not an HTTP status; use statuses between {first} and {last}",
                 int.base10_digits()
             ),
         )),
@@ -451,6 +466,11 @@ impl<'a> Named<'a> {
         };
         match factor {
             Some(factor) if factor.is_finite() && factor >= 1.0 => Ok(factor),
+            Some(factor) if factor.is_infinite() => Err(error(
+                value,
+                "`factor` must be a finite number of at least 1.0, and this one is too large for an `f64`; \
+                 use a factor like `2.0` and let `max` bound the waits",
+            )),
             Some(_) => Err(error(
                 value,
                 "`factor` must be at least 1.0, or the waits would shrink",
@@ -487,11 +507,28 @@ fn lit_str<'a>(value: &'a Expr, key: &str, example: &str) -> syn::Result<&'a Lit
     }
 }
 
+/// A duration longer than zero and at most the runtime's [`MAX_DURATION`]. The runtime accepts
+/// zero for some backoff durations too (a `constant` delay, a `linear` step); the attribute asks
+/// for `backoff = none` or `constant(...)` instead, which say what is meant.
 fn duration_value(value: &Expr, key: &str) -> syn::Result<Duration> {
     let text = lit_str(value, key, "\"2s\"")?;
     let duration = duration::parse(text)?;
-    if duration.is_zero() {
-        return Err(error(text, format!("`{key}` must be longer than zero")));
+    if duration.is_zero() || duration > MAX_DURATION {
+        let zero = duration.is_zero();
+        let fix = match key {
+            "timeout" | "deadline" if zero => format!("remove `{key}` for no limit"),
+            "timeout" | "deadline" => format!("shorten it, or remove `{key}` for no limit"),
+            "step" if zero => "for the same wait every time, use `backoff = constant(...)`".into(),
+            _ if zero => "for no wait at all, use `backoff = none`".into(),
+            _ => "shorten it".into(),
+        };
+        return Err(error(
+            text,
+            format!(
+                "`{key}` must be longer than zero and at most 24h ({MAX_DURATION_TEXT:?}), got {:?}; {fix}",
+                text.value()
+            ),
+        ));
     }
     Ok(duration)
 }
@@ -499,11 +536,12 @@ fn duration_value(value: &Expr, key: &str) -> syn::Result<Duration> {
 fn name_value(value: &Expr, key: &str) -> syn::Result<String> {
     let text = lit_str(value, key, "\"payments\"")?;
     let name = text.value();
-    let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
-    if name.is_empty() || name.len() > 64 || !name.chars().all(plain) {
+    if !limits::is_valid_name(&name) {
         return Err(error(
             text,
-            format!("`{key}` must be 1 to 64 letters, digits, `_`, `-` or `.`, like \"payments\""),
+            format!(
+                "`{key}` must be 1 to {MAX_NAME_LEN} letters, digits, `_`, `-` or `.`, like \"payments\""
+            ),
         ));
     }
     Ok(name)

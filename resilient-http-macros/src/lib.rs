@@ -8,6 +8,7 @@ mod async_trait;
 mod duration;
 mod errors;
 mod expand;
+mod limits;
 mod suggest;
 mod validate;
 

@@ -9,7 +9,8 @@ use syn::spanned::Spanned as _;
 use crate::args::{Args, Backoff, Jitter};
 use crate::errors::Errors;
 
-/// The runtime's defaults that the rules below depend on.
+/// The runtime's defaults that the rules below depend on. They mirror `RetryConfig::new` in
+/// `resilient-http/src/policy.rs`; the test at the bottom holds them to it.
 const DEFAULT_MAX_ATTEMPTS: u32 = 3;
 const DEFAULT_BACKOFF: Backoff = Backoff::Exponential {
     initial: Duration::from_millis(100),
@@ -58,8 +59,14 @@ pub(crate) fn check(args: &Args, function: &ItemFn, is_async: bool, errors: &mut
         .max_attempts
         .as_ref()
         .map_or(DEFAULT_MAX_ATTEMPTS, |m| m.value);
+    // A rejected `max_attempts`, `backoff` or `jitter` is already reported, and judging the
+    // deadline by the default it was meant to replace would report a rule the user never broke.
+    let inputs_valid = !["max_attempts", "backoff", "jitter"]
+        .iter()
+        .any(|key| args.rejected(key));
     if let Some(deadline) = &args.deadline
         && max_attempts > 1
+        && inputs_valid
     {
         let backoff = args.backoff.as_ref().map_or(DEFAULT_BACKOFF, |b| b.value);
         let jitter = args.jitter.as_ref().map_or(DEFAULT_JITTER, |j| j.value);
@@ -106,5 +113,82 @@ fn shortest_first_wait(backoff: Backoff, jitter: Jitter) -> Duration {
         Jitter::None | Jitter::Decorrelated => base,
         Jitter::Equal => base / 2,
         Jitter::Full => Duration::ZERO,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_runtimes() {
+        let policy = resilient_http::RetryPolicy::default();
+        assert_eq!(policy.max_attempts(), DEFAULT_MAX_ATTEMPTS);
+        let Backoff::Exponential {
+            initial,
+            factor,
+            max,
+        } = DEFAULT_BACKOFF
+        else {
+            panic!("the runtime's default backoff is exponential");
+        };
+        assert_eq!(
+            *policy.backoff(),
+            resilient_http::Backoff::exponential(initial, factor, max)
+        );
+        assert!(DEFAULT_JITTER == Jitter::Full);
+        assert_eq!(policy.jitter(), resilient_http::Jitter::Full);
+    }
+
+    /// The deadline rule draws the line where the runtime's `RetryConfig::build` does.
+    #[test]
+    fn shortest_first_wait_is_the_runtimes() {
+        let ms = Duration::from_millis;
+        let backoffs = [
+            (Backoff::None, resilient_http::Backoff::None),
+            (
+                Backoff::Constant(ms(100)),
+                resilient_http::Backoff::constant(ms(100)),
+            ),
+            (
+                Backoff::Linear {
+                    initial: ms(30),
+                    step: ms(10),
+                    max: ms(30),
+                },
+                resilient_http::Backoff::linear(ms(30), ms(10), ms(30)),
+            ),
+            (DEFAULT_BACKOFF, resilient_http::Backoff::default()),
+        ];
+        let jitters = [
+            (Jitter::None, resilient_http::Jitter::None),
+            (Jitter::Full, resilient_http::Jitter::Full),
+            (Jitter::Equal, resilient_http::Jitter::Equal),
+            (Jitter::Decorrelated, resilient_http::Jitter::Decorrelated),
+        ];
+        for (backoff, runtime_backoff) in backoffs {
+            for (jitter, runtime_jitter) in jitters {
+                let wait = shortest_first_wait(backoff, jitter);
+                let build = |deadline| {
+                    resilient_http::RetryPolicy::builder()
+                        .backoff(runtime_backoff)
+                        .jitter(runtime_jitter)
+                        .deadline(deadline)
+                        .build()
+                };
+                assert!(
+                    build(wait + ms(1)).is_ok(),
+                    "{runtime_backoff:?} {runtime_jitter:?}"
+                );
+                if !wait.is_zero() {
+                    let err = build(wait).unwrap_err();
+                    assert_eq!(
+                        err.field(),
+                        "deadline",
+                        "{runtime_backoff:?} {runtime_jitter:?}"
+                    );
+                }
+            }
+        }
     }
 }

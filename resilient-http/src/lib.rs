@@ -128,10 +128,10 @@ pub use status_set::StatusSet;
 /// | argument | meaning |
 /// |---|---|
 /// | `max_attempts = 3` | attempts in all, including the first: 1..=100 |
-/// | `retry_on = [502, 503, 520..=529]` | statuses and inclusive ranges to retry, within 400..=599 |
-/// | `backoff = ...` | `none`, `constant("200ms")`, `linear(initial = "100ms", step = "100ms", max = "2s")` or `exponential(initial = "100ms", factor = 2.0, max = "10s")`; durations take `ms`, `s` or `m` |
+/// | `retry_on = [502, 503, 520..=529]` | statuses and inclusive ranges (lowest first) to retry, within 400..=599, each status listed once |
+/// | `backoff = ...` | `none`, `constant("200ms")`, `linear(initial = "100ms", step = "100ms", max = "2s")` or `exponential(initial = "100ms", factor = 2.0, max = "10s")`; `initial` <= `max`, `factor` finite and >= 1.0 |
 /// | `jitter = full` | `none`, `full`, `equal` or `decorrelated` (see [`Jitter`]) |
-/// | `timeout = "2s"` | per attempt (`async fn` only) |
+/// | `timeout = "2s"` | per attempt (`async fn` only); at most `deadline` |
 /// | `deadline = "10s"` | for the whole call, from the first attempt (`async fn` only) |
 /// | `breaker = "payments"` | the registry's breaker of that name; methods naming one breaker share it |
 /// | `budget = "name"` or `budget = false` | the retry budget to draw on; default: the breaker's, else the operation's |
@@ -140,17 +140,27 @@ pub use status_set::StatusSet;
 /// | `name = "payments.invoice"` | the operation's name in metrics; default: the module path and function name |
 /// | `crate = "path"` | where this crate is, for crates that re-export it |
 ///
+/// Durations are a whole number with a unit, `ms`, `s` or `m`, longer than zero and at most 24h
+/// (`"1440m"`), the runtime's limit; for no wait at all, write `backoff = none`. Names
+/// (`breaker`, `budget`, `name`) are 1 to 64 letters, digits, `_`, `-` or `.`.
+///
 /// A wrong value is a compile error pointing at it, with what to write instead; every mistake of
 /// one attribute is reported in the same compile, and the function is still emitted unchanged so
 /// the rest of the crate keeps compiling.
 ///
 /// # Rules checked at compile time
+/// Every value the runtime's validation ([`RetryConfig::build`]) would reject is a compile error,
+/// since the policy the attribute builds is not validated again at run time:
+/// - Each value's range, in the table above.
 /// - `timeout` must not exceed `deadline`, and a `deadline` must leave room for the first
 ///   retry's shortest wait when `max_attempts > 1`.
 /// - `timeout` and `deadline` need an `async fn`: a blocking call cannot be cut short from
 ///   outside.
 /// - The return type must be a `Result<T, E>` (any alias) where `E: From<Error> + Classify`.
 /// - Not on a `const fn`, nor on anything but a function.
+///
+/// The named breaker's and budget's settings are not in the attribute: they come from the
+/// registry at run time, checked when it is built ([`RegistryBuilder::build`]).
 ///
 /// # Cost
 /// With the global registry, each function caches its breaker and budget handles in a `static`:
