@@ -130,8 +130,8 @@ impl BudgetConfig {
 /// credit saved up during a long healthy period expires instead of funding a retry storm later;
 /// it starts at one second's worth of floor.
 ///
-/// Cost on the success path: one atomic load, plus one atomic add while the balance is below
-/// its cap. The clock is read only when a retry asks for a token.
+/// Cost on the success path: one atomic load, plus one compare-exchange while the balance is
+/// below its cap. The clock is read only when a retry asks for a token.
 ///
 /// # Example
 ///
@@ -220,7 +220,11 @@ impl RetryBudget {
     #[inline]
     pub fn deposit(&self) {
         if self.config.enabled && self.balance.load(Relaxed) < self.cap {
-            self.balance.fetch_add(self.deposit, Relaxed);
+            // Clamped in the same atomic step, so a deposit cannot carry the balance past the
+            // cap (a plain add after the check could, by up to one deposit per racing caller).
+            let _ = self.balance.fetch_update(Relaxed, Relaxed, |b| {
+                (b < self.cap).then(|| (b + self.deposit).min(self.cap))
+            });
         }
     }
 

@@ -56,7 +56,13 @@ impl ManualClock {
     /// Moves the clock forward.
     pub fn advance(&self, by: Duration) {
         let nanos = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
-        self.offset_nanos.fetch_add(nanos, Ordering::SeqCst);
+        // Saturating, so that a clock moved past 584 years stops there instead of wrapping
+        // round and going backwards.
+        let _ = self
+            .offset_nanos
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |offset| {
+                Some(offset.saturating_add(nanos))
+            });
     }
 }
 

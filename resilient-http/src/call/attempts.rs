@@ -4,7 +4,7 @@
 //!
 //! Cost on the success path (first attempt succeeds, closed breaker, a sink that is not
 //! `enabled`, no deadline or timeout, no slow-call rule), all of it inlined into the caller's
-//! loop: a budget balance load (plus an atomic add while it is below its cap), a load of the
+//! loop: a budget balance load (plus a compare-exchange while it is below its cap), a load of the
 //! breaker's state word, the outcome's classification, and a second load of the word plus one of
 //! the consecutive-failure counter to record the success. No clock read, no lock, no allocation;
 //! [`Started`] is 16 bytes and a refusal is a 16-byte [`Rejected`] (the [`Error`] is built out of
