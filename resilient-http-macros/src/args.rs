@@ -377,18 +377,20 @@ fn backoff(value: &Expr) -> syn::Result<Backoff> {
                 }
                 "linear" => {
                     let mut named = Named::parse(call, &["initial", "step", "max"])?;
+                    let (initial, max) = named.initial_and_max(call)?;
                     Ok(Backoff::Linear {
-                        initial: named.duration("initial", Duration::from_millis(100))?,
+                        initial,
                         step: named.duration("step", Duration::from_millis(100))?,
-                        max: named.duration("max", Duration::from_secs(10))?,
+                        max,
                     })
                 }
                 "exponential" => {
                     let mut named = Named::parse(call, &["initial", "factor", "max"])?;
+                    let (initial, max) = named.initial_and_max(call)?;
                     Ok(Backoff::Exponential {
-                        initial: named.duration("initial", Duration::from_millis(100))?,
+                        initial,
                         factor: named.factor()?,
-                        max: named.duration("max", Duration::from_secs(10))?,
+                        max,
                     })
                 }
                 _ => Err(error(
@@ -453,6 +455,30 @@ impl<'a> Named<'a> {
     fn duration(&mut self, name: &'static str, default: Duration) -> syn::Result<Duration> {
         self.take(name)
             .map_or(Ok(default), |value| duration_value(value, name))
+    }
+
+    /// `initial` and `max`, checked against each other. The error points at `initial`, or at
+    /// `max` when `initial` is left to its default.
+    fn initial_and_max(&mut self, call: &syn::ExprCall) -> syn::Result<(Duration, Duration)> {
+        let initial_value = self.take("initial");
+        let max_value = self.take("max");
+        let initial = initial_value.map_or(Ok(Duration::from_millis(100)), |value| {
+            duration_value(value, "initial")
+        })?;
+        let max = max_value.map_or(Ok(Duration::from_secs(10)), |value| {
+            duration_value(value, "max")
+        })?;
+        if initial > max {
+            let message = format!(
+                "the backoff's `initial` ({initial:?}) must not exceed its `max` ({max:?}); \
+                 lower `initial` or raise `max`"
+            );
+            return Err(match initial_value.or(max_value) {
+                Some(value) => error(value, message),
+                None => error(call, message),
+            });
+        }
+        Ok((initial, max))
     }
 
     fn factor(&mut self) -> syn::Result<f64> {

@@ -41,9 +41,6 @@ pub(crate) fn check(args: &Args, function: &ItemFn, is_async: bool, errors: &mut
             }
         }
     }
-    if let Some(backoff) = &args.backoff {
-        check_backoff(backoff.value, backoff.span, errors);
-    }
     if let (Some(timeout), Some(deadline)) = (&args.timeout, &args.deadline)
         && timeout.value > deadline.value
     {
@@ -81,22 +78,6 @@ pub(crate) fn check(args: &Args, function: &ItemFn, is_async: bool, errors: &mut
                 ),
             );
         }
-    }
-}
-
-fn check_backoff(backoff: Backoff, span: proc_macro2::Span, errors: &mut Errors) {
-    match backoff {
-        Backoff::Linear { initial, max, .. } | Backoff::Exponential { initial, max, .. }
-            if initial > max =>
-        {
-            errors.at(
-                span,
-                format!(
-                    "the backoff's `initial` ({initial:?}) must not exceed its `max` ({max:?})"
-                ),
-            );
-        }
-        _ => {}
     }
 }
 
