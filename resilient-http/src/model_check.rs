@@ -94,56 +94,46 @@ fn race<T: Send + Sync + 'static>(threads: usize, shared: &Arc<T>, body: fn(&T))
     }
 }
 
+/// Three callers fail at once on a closed breaker that `config` trips: it opens, and the
+/// transition is made and reported exactly once.
+fn failures_trip_exactly_once(config: BreakerConfig) {
+    let Fixture {
+        breaker,
+        transitions,
+        ..
+    } = fixture(config);
+    race(3, &breaker, |breaker| {
+        if let Ok(permit) = breaker.try_acquire() {
+            permit.record(true, None);
+        }
+    });
+    assert_eq!(breaker.state(), BreakerState::Open);
+    assert_eq!(
+        transitions.seen(),
+        [(BreakerState::Closed, BreakerState::Open)]
+    );
+}
+
 #[test]
 fn concurrent_failures_trip_the_breaker_exactly_once() {
     check(|| {
-        let config = BreakerConfig {
+        failures_trip_exactly_once(BreakerConfig {
             consecutive_failures: Some(2),
             ..BreakerConfig::new()
-        };
-        let Fixture {
-            breaker,
-            transitions,
-            ..
-        } = fixture(config);
-        race(3, &breaker, |breaker| {
-            if let Ok(permit) = breaker.try_acquire() {
-                permit.record(true, None);
-            }
         });
-        assert_eq!(breaker.state(), BreakerState::Open);
-        assert_eq!(
-            transitions.seen(),
-            [(BreakerState::Closed, BreakerState::Open)]
-        );
     });
 }
 
 #[test]
 fn a_failure_rate_trips_the_breaker_exactly_once() {
     check(|| {
-        let config = BreakerConfig {
+        failures_trip_exactly_once(BreakerConfig {
             consecutive_failures: None,
             failure_rate_threshold: Some(50.0),
             window: crate::WindowConfig::Count { size: 3 },
             minimum_calls: 2,
             ..BreakerConfig::new()
-        };
-        let Fixture {
-            breaker,
-            transitions,
-            ..
-        } = fixture(config);
-        race(3, &breaker, |breaker| {
-            if let Ok(permit) = breaker.try_acquire() {
-                permit.record(true, None);
-            }
         });
-        assert_eq!(breaker.state(), BreakerState::Open);
-        assert_eq!(
-            transitions.seen(),
-            [(BreakerState::Closed, BreakerState::Open)]
-        );
     });
 }
 
