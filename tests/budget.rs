@@ -2,31 +2,21 @@
 //! floor of ten tokens a second, a cap), a disabled budget, a call that stops retrying when the
 //! budget is spent, and withdrawals from many threads.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use resilient_http::{
-    Backoff, BudgetConfig, Call, Error, InMemorySink, Jitter, ManualClock, Registry,
-    RegistryConfig, RetryBudget, RetryPolicy,
+    Backoff, BudgetConfig, Call, Error, InMemorySink, Jitter, ManualClock, RetryBudget, RetryPolicy,
 };
+
+#[path = "support/budgets.rs"]
+mod budgets;
+
+use budgets::{budget_on, milli};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
-}
-
-/// The budget `name` of a registry on `clock` whose budgets have `config`.
-fn budget_on(config: BudgetConfig, clock: &ManualClock) -> Arc<RetryBudget> {
-    Registry::builder()
-        .config(RegistryConfig {
-            budget: config,
-            ..RegistryConfig::default()
-        })
-        .clock(Arc::new(clock.clone()))
-        .build()
-        .expect("valid budget configuration")
-        .budget("payments")
 }
 
 /// Withdraws until refused; returns how many withdrawals succeeded.
@@ -37,11 +27,6 @@ fn drain(budget: &RetryBudget) -> usize {
         assert!(taken <= 1_000_000, "the budget never ran out");
     }
     taken
-}
-
-/// The balance in thousandths of a token, the budget's unit.
-fn milli(budget: &RetryBudget) -> i64 {
-    (budget.balance() * 1_000.0).round() as i64
 }
 
 fn unavailable() -> Error {

@@ -17,8 +17,13 @@ use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 use resilient_http::{
     Backoff, Breaker, BreakerConfig, BreakerState, BudgetConfig, Clock, Jitter, ManualClock,
-    Registry, RegistryConfig, RetryBudget, WindowConfig,
+    Registry, RegistryConfig, WindowConfig,
 };
+
+#[path = "support/budgets.rs"]
+mod budgets;
+
+use budgets::{budget_on, milli};
 
 const YEAR: Duration = Duration::from_secs(365 * 86_400);
 
@@ -651,24 +656,6 @@ proptest! {
 // ---------------------------------------------------------------------------------------------
 // Budgets
 // ---------------------------------------------------------------------------------------------
-
-/// The budget `payments` of a registry on `clock` whose budgets have `config`.
-fn budget_on(config: BudgetConfig, clock: &ManualClock) -> Arc<RetryBudget> {
-    Registry::builder()
-        .config(RegistryConfig {
-            budget: config,
-            ..RegistryConfig::default()
-        })
-        .clock(Arc::new(clock.clone()))
-        .build()
-        .expect("a valid budget configuration")
-        .budget("payments")
-}
-
-/// The balance in thousandths of a token, the budget's unit.
-fn milli(budget: &RetryBudget) -> i64 {
-    (budget.balance() * 1_000.0).round() as i64
-}
 
 /// The documented cap, in thousandths: `min_retries_per_second * window` (whole seconds), and
 /// at least one token.
