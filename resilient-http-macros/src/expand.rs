@@ -177,10 +177,11 @@ fn retry_loop(
 
     // Internal names are hygienic: user code in the body cannot see or shadow them.
     let name = |n: &str| format_ident!("{}", n, span = Span::mixed_site());
-    let (policy, handles, resolved, attempts, started, result, delay, error) = (
+    let (policy, handles, resolved, call, attempts, started, result, delay, error) = (
         name("__RH_POLICY"),
         name("__RH_HANDLES"),
         name("__rh_resolved"),
+        name("__rh_call"),
         name("__rh_attempts"),
         name("__rh_started"),
         name("__rh_result"),
@@ -245,19 +246,20 @@ fn retry_loop(
     quote! {
         static #policy: #private::RetryPolicy = #private::RetryPolicy::__from_checked(#config);
         #resolve
-        let mut #attempts = #private::Attempts::new(#resolved.call(#operation, &#policy, #idempotent));
+        let #call = #resolved.call(#operation, &#policy, #idempotent);
+        let mut #attempts = #private::Attempts::new();
         loop {
             // The result is scoped to the attempt, so it is not kept in the future across the
             // wait before the next one.
             let #delay = {
-                let #started = match #attempts.begin() {
+                let #started = match #attempts.begin(&#call) {
                     ::core::result::Result::Ok(#started) => #started,
                     ::core::result::Result::Err(#error) => {
-                        return #returns::rejected(#attempts.rejected(#error));
+                        return #returns::rejected(#attempts.rejected(&#call, #error));
                     }
                 };
                 let mut #result = #run_attempt;
-                match #returns::finish(&mut #attempts, #started, &mut #result) {
+                match #returns::finish(&mut #attempts, &#call, #started, &mut #result) {
                     #private::ControlFlow::Break(()) => return #private::finished(#result),
                     #private::ControlFlow::Continue(#delay) => #delay,
                 }

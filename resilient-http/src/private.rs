@@ -23,15 +23,19 @@ pub struct Resolved {
     breaker: Option<Arc<Breaker>>,
     budget: Option<Arc<RetryBudget>>,
     sink: Arc<dyn MetricsSink>,
+    /// The sink's `enabled`, asked once here rather than by every call.
+    sink_enabled: bool,
 }
 
 impl Resolved {
     /// Looks up the named breaker and budget in `registry`.
     pub fn new(registry: &Registry, breaker: Option<&str>, budget: Option<&str>) -> Self {
+        let sink = registry.sink().clone();
         Resolved {
             breaker: breaker.map(|name| registry.breaker(name)),
             budget: budget.map(|name| registry.budget(name)),
-            sink: registry.sink().clone(),
+            sink_enabled: sink.enabled(),
+            sink,
         }
     }
 
@@ -43,16 +47,15 @@ impl Resolved {
         policy: &'a RetryPolicy,
         idempotent: bool,
     ) -> Call<'a> {
-        let mut call = Call::new(operation, policy)
-            .sink(&*self.sink)
-            .idempotent(idempotent);
-        if let Some(breaker) = &self.breaker {
-            call = call.breaker(breaker);
+        Call {
+            operation,
+            policy,
+            breaker: self.breaker.as_deref(),
+            budget: self.budget.as_deref(),
+            sink: &*self.sink,
+            sink_enabled: self.sink_enabled,
+            idempotent,
         }
-        if let Some(budget) = &self.budget {
-            call = call.budget(budget);
-        }
-        call
     }
 }
 
@@ -86,10 +89,7 @@ impl GlobalHandles {
 /// An attempt's future, tied to the function's return type (so `?` in the body infers) and
 /// polled inside the call's span, if it has one.
 #[inline]
-pub fn attempt<'s, R, F: Future<Output = R>>(
-    attempts: &'s Attempts<'_>,
-    attempt: F,
-) -> InSpan<'s, F> {
+pub fn attempt<'s, R, F: Future<Output = R>>(attempts: &'s Attempts, attempt: F) -> InSpan<'s, F> {
     InSpan {
         span: attempts.span(),
         attempt,
@@ -142,7 +142,8 @@ pub trait ResilientReturn: Sized {
 
     /// Judges an attempt's result in place; see [`Attempts::finish`].
     fn finish<'a>(
-        attempts: &mut Attempts<'a>,
+        attempts: &mut Attempts,
+        call: &Call<'a>,
         started: Started<'a>,
         result: &mut Option<Self>,
     ) -> ControlFlow<(), Duration>;
@@ -156,10 +157,11 @@ impl<T, E: crate::Classify + From<Error>> ResilientReturn for Result<T, E> {
 
     #[inline(always)]
     fn finish<'a>(
-        attempts: &mut Attempts<'a>,
+        attempts: &mut Attempts,
+        call: &Call<'a>,
         started: Started<'a>,
         result: &mut Option<Self>,
     ) -> ControlFlow<(), Duration> {
-        attempts.finish(started, result, classify_error)
+        attempts.finish(call, started, result, classify_error)
     }
 }

@@ -36,14 +36,27 @@ use crate::{Breaker, Classification, Classify, Error, GiveUp};
 /// `tokio::time::timeout` does.
 pub(super) const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
 
-/// The state of one resilient call across its attempts.
-pub struct Attempts<'a> {
-    call: Call<'a>,
+/// The state of one resilient call across its attempts. It does not hold the [`Call`]: every
+/// decision is handed the call, which its owner keeps (`Run` in its own fields, `#[resilient]`
+/// in a local), so that starting a call copies nothing it has just written.
+pub struct Attempts {
     made: u32,
+    /// What a call tracks beyond its count of attempts, made when first needed: by the first
+    /// attempt of a clocked call, or by the first outcome that is not a quiet success. A call
+    /// whose first attempt succeeds quietly never makes it, so starting one writes two words.
+    tracked: Option<Tracked>,
+    /// The sink's span for this call, if the sink is enabled and opened one. Boxed, so that a
+    /// call without one carries a null pointer rather than a `Span`, and kept out of
+    /// [`Tracked`] so that what the call tracks needs no drop.
+    span: Option<Box<tracing::Span>>,
+}
+
+#[derive(Default)]
+struct Tracked {
     /// Whether an attempt's latency is wanted (by the sink or a slow-call rule).
     measure: bool,
-    /// Whether [`begin`](Attempts::begin) reads the clock: `measure`, or a deadline or
-    /// per-attempt timeout to enforce.
+    /// Whether [`Attempts::begin`] reads the clock: `measure`, or a deadline or per-attempt
+    /// timeout to enforce.
     clocked: bool,
     first_started: Option<Instant>,
     /// When the current attempt began, if `measure`.
@@ -55,9 +68,6 @@ pub struct Attempts<'a> {
     /// Whether that limit is the deadline's rather than the per-attempt timeout.
     limited_by_deadline: bool,
     delays: Option<Delays<SmallRng>>,
-    /// The sink's span for this call, if the sink is enabled and opened one. Boxed, so that a
-    /// call without one carries and drops a null pointer rather than a `Span`.
-    span: Option<Box<tracing::Span>>,
 }
 
 /// An attempt under way: the breaker's permit, if there is a breaker. Dropped without
@@ -76,88 +86,97 @@ enum Next<'a> {
     GiveUp(GiveUp<'a>),
 }
 
-impl<'a> Attempts<'a> {
-    /// Starts tracking a call.
+impl Default for Attempts {
+    fn default() -> Self {
+        Attempts::new()
+    }
+}
+
+impl Drop for Attempts {
+    /// Drops the span, if any, out of line: dropping a call without one (the success path) is
+    /// then one inlined null check, rather than a call into drop glue that sets up a frame for
+    /// a span the call does not have.
     #[inline]
-    pub fn new(call: Call<'a>) -> Self {
-        let measure = call.sink.enabled() || call.breaker.is_some_and(Breaker::needs_latency);
-        let policy = call.policy;
-        let clocked = measure || policy.deadline().is_some() || policy.attempt_timeout().is_some();
-        let span = if measure {
-            let span = call
-                .sink
-                .call_span(call.operation, call.breaker.map(Breaker::name));
-            (!span.is_none()).then(|| Box::new(span))
-        } else {
-            None
-        };
+    fn drop(&mut self) {
+        if let Some(span) = self.span.take() {
+            drop_span(span);
+        }
+    }
+}
+
+#[inline(never)]
+fn drop_span(span: Box<tracing::Span>) {
+    drop(span);
+}
+
+impl Attempts {
+    /// Starts tracking a call: two constants; what depends on the call is worked out by the
+    /// first [`begin`](Attempts::begin).
+    #[inline(always)]
+    pub const fn new() -> Self {
         Attempts {
-            call,
             made: 0,
-            measure,
-            clocked,
-            first_started: None,
-            began: None,
-            limit: None,
-            until: None,
-            limited_by_deadline: false,
-            delays: None,
-            span,
+            tracked: None,
+            span: None,
         }
     }
 
-    /// Admits the next attempt, or says why the breaker refused it; turn a refusal into the
-    /// call's error with [`rejected`](Attempts::rejected).
+    /// Admits the next attempt of `call`, or says why the breaker refused it; turn a refusal
+    /// into the call's error with [`rejected`](Attempts::rejected).
     ///
     /// # Errors
     /// [`Rejected`] when the breaker refuses the attempt.
     #[inline(always)]
-    pub fn begin(&mut self) -> Result<Started<'a>, Rejected> {
-        if self.made == 0
-            && let Some(budget) = self.call.budget
-        {
-            budget.deposit();
+    pub fn begin<'a>(&mut self, call: &Call<'a>) -> Result<Started<'a>, Rejected> {
+        if self.made == 0 {
+            if let Some(budget) = call.budget {
+                budget.deposit();
+            }
+            if call.is_clocked() {
+                self.track_clocked(call);
+            }
         }
-        let permit = match self.call.breaker {
+        let permit = match call.breaker {
             None => None,
-            Some(breaker) => Some(breaker.acquire(Some(self.call.operation))?),
+            Some(breaker) => Some(breaker.acquire(Some(call.operation))?),
         };
         self.made += 1;
-        if self.clocked {
-            self.start_clock();
+        if let Some(tracked) = &mut self.tracked
+            && tracked.clocked
+        {
+            tracked.start_clock(call);
         }
         Ok(Started { permit })
     }
 
-    /// Reads the clock once for an admitted attempt: the start of the call (for its deadline),
-    /// the attempt's limit and when it runs out, and the start of its latency.
-    fn start_clock(&mut self) {
-        let now = Instant::now();
-        let policy = self.call.policy;
-        let first_started = *self.first_started.get_or_insert(now);
-        let remaining = policy
-            .deadline()
-            .map(|deadline| deadline.saturating_sub(now.saturating_duration_since(first_started)));
-        let (limit, limited_by_deadline) = match (policy.attempt_timeout(), remaining) {
-            (Some(timeout), Some(left)) if left < timeout => (Some(left), true),
-            (Some(timeout), _) => (Some(timeout), false),
-            (None, Some(left)) => (Some(left), true),
-            (None, None) => (None, false),
-        };
-        self.limit = limit;
-        self.limited_by_deadline = limited_by_deadline;
-        self.until = limit.map(|limit| now.checked_add(limit).unwrap_or_else(|| now + FAR_FUTURE));
-        self.began = self.measure.then_some(now);
+    /// Starts tracking a clocked call, and opens its span if its sink is enabled.
+    #[inline(never)]
+    fn track_clocked(&mut self, call: &Call<'_>) {
+        let tracked = self.tracked();
+        tracked.clocked = true;
+        tracked.measure = call.is_measured();
+        if call.sink_enabled {
+            let span = call
+                .sink
+                .call_span(call.operation, call.breaker.map(Breaker::name));
+            self.span = (!span.is_none()).then(|| Box::new(span));
+        }
+    }
+
+    /// What the call tracks, made now if it was not yet.
+    fn tracked(&mut self) -> &mut Tracked {
+        self.tracked.get_or_insert_with(Tracked::default)
     }
 
     /// Enters the call's span, when there is one (the sink is enabled): an attempt is polled
     /// inside it, so the wrapped code's events nest under the call.
     #[inline(always)]
     pub fn enter_span(&self) -> Option<tracing::span::Entered<'_>> {
-        self.span.as_deref().map(tracing::Span::enter)
+        self.span().map(tracing::Span::enter)
     }
 
     /// The call's span, if it has one, for an attempt polled elsewhere.
+    #[inline(always)]
     pub fn span(&self) -> Option<&tracing::Span> {
         self.span.as_deref()
     }
@@ -166,29 +185,31 @@ impl<'a> Attempts<'a> {
     /// told to enforce.
     #[inline]
     pub fn limit(&self) -> Option<Duration> {
-        self.limit
+        self.tracked.as_ref()?.limit
     }
 
     /// When the current attempt's limit runs out, if it is limited: what an async attempt's timer
     /// is set to.
     #[inline]
     pub fn until(&self) -> Option<Instant> {
-        self.until
+        self.tracked.as_ref()?.until
     }
 
     /// The call's error for an attempt the breaker refused, after reporting the rejection.
     #[cold]
-    pub fn rejected(&self, rejected: Rejected) -> Error {
+    pub fn rejected(&self, call: &Call<'_>, rejected: Rejected) -> Error {
         let _entered = self.enter_span();
-        self.emit(EventKind::CallRejected {
-            retry_in: rejected.retry_in,
-        });
+        self.emit(
+            call,
+            EventKind::CallRejected {
+                retry_in: rejected.retry_in,
+            },
+        );
         if self.made > 0 {
-            self.call_finished(false);
+            self.call_finished(call, false);
         }
         Error::CircuitOpen {
-            breaker: self
-                .call
+            breaker: call
                 .breaker
                 .map(Breaker::name)
                 .unwrap_or_default()
@@ -206,8 +227,9 @@ impl<'a> Attempts<'a> {
     /// The result is judged in place rather than moved in and out, so that a successful result
     /// is copied once, from the attempt to the caller.
     #[inline(always)]
-    pub fn finish<T, E>(
+    pub fn finish<'a, T, E>(
         &mut self,
+        call: &Call<'a>,
         started: Started<'a>,
         result: &mut Option<Result<T, E>>,
         classify: impl FnOnce(&Result<T, E>) -> Classification,
@@ -217,10 +239,10 @@ impl<'a> Attempts<'a> {
     {
         let classification = result.as_ref().map_or(Classification::Transient, classify);
         if result.is_some() && self.is_quiet_success(classification) {
-            self.record_success(started);
+            Attempts::record_success(call, started);
             return ControlFlow::Break(());
         }
-        self.judge(started, result, classification)
+        self.judge(call, started, result, classification)
     }
 
     /// Whether an attempt so classified is the success path: a success with no latency wanted
@@ -228,21 +250,23 @@ impl<'a> Attempts<'a> {
     /// [`record_success`](Attempts::record_success) and returns the result as it is.
     #[inline(always)]
     pub fn is_quiet_success(&self, classification: Classification) -> bool {
-        !self.measure && classification == Classification::Success
+        classification == Classification::Success
+            && self.tracked.as_ref().is_none_or(|tracked| !tracked.measure)
     }
 
     /// Tells the breaker, if any, of a success on the success path: all that path does.
     #[inline(always)]
-    pub fn record_success(&self, started: Started<'a>) {
+    pub fn record_success<'a>(call: &Call<'a>, started: Started<'a>) {
         if let Some(permit) = started.permit {
-            permit.record_for(false, None, Some(self.call.operation));
+            permit.record_for(false, None, Some(call.operation));
         }
     }
 
     /// [`finish`](Attempts::finish) off the success path, given the attempt's classification.
     #[inline(never)]
-    pub fn judge<T, E>(
+    pub fn judge<'a, T, E>(
         &mut self,
+        call: &Call<'a>,
         started: Started<'a>,
         result: &mut Option<Result<T, E>>,
         classification: Classification,
@@ -255,8 +279,8 @@ impl<'a> Attempts<'a> {
         let span = self.span.take();
         let next = {
             let _entered = span.as_deref().map(tracing::Span::enter);
-            let limit = self.limit;
-            match self.end(started, classification, result.is_none()) {
+            let limit = self.tracked().limit;
+            match self.end(call, started, classification, result.is_none()) {
                 Next::Retry(delay) => {
                     *result = None;
                     ControlFlow::Continue(delay)
@@ -278,18 +302,19 @@ impl<'a> Attempts<'a> {
     }
 
     /// Judges a finished attempt; `timed_out` when its limit cut it short.
-    fn end(
+    fn end<'a>(
         &mut self,
+        call: &Call<'a>,
         started: Started<'a>,
         classification: Classification,
         timed_out: bool,
     ) -> Next<'a> {
-        let latency = self.began.map(|began| began.elapsed());
+        let latency = self.tracked().began.map(|began| began.elapsed());
         if let Some(permit) = started.permit {
             permit.record_for(
                 timed_out || classification.is_breaker_failure(),
                 latency,
-                Some(self.call.operation),
+                Some(call.operation),
             );
         }
         let outcome = if timed_out {
@@ -297,29 +322,35 @@ impl<'a> Attempts<'a> {
         } else {
             AttemptOutcome::of(classification)
         };
-        self.emit(EventKind::AttemptFinished {
-            attempt: self.made,
-            outcome,
-            latency: latency.unwrap_or_default(),
-        });
+        self.emit(
+            call,
+            EventKind::AttemptFinished {
+                attempt: self.made,
+                outcome,
+                latency: latency.unwrap_or_default(),
+            },
+        );
         if outcome == AttemptOutcome::Success {
-            self.call_finished(true);
+            self.call_finished(call, true);
             return Next::Done;
         }
-        if timed_out && self.limited_by_deadline {
-            let deadline = self.call.policy.deadline().unwrap_or_default();
-            return self.give_up(GiveUp::Deadline(deadline));
+        if timed_out && self.tracked().limited_by_deadline {
+            let deadline = call.policy.deadline().unwrap_or_default();
+            return self.give_up(call, GiveUp::Deadline(deadline));
         }
-        match self.next_delay(classification, timed_out) {
+        match self.next_delay(call, classification, timed_out) {
             Ok(delay) => {
-                self.emit(EventKind::RetryScheduled {
-                    attempt: self.made,
-                    delay,
-                    reason: outcome,
-                });
+                self.emit(
+                    call,
+                    EventKind::RetryScheduled {
+                        attempt: self.made,
+                        delay,
+                        reason: outcome,
+                    },
+                );
                 Next::Retry(delay)
             }
-            Err(why) => self.give_up(why),
+            Err(why) => self.give_up(call, why),
         }
     }
 
@@ -332,13 +363,14 @@ impl<'a> Attempts<'a> {
     }
 
     /// The wait before the next attempt, or why there is none.
-    fn next_delay(
+    fn next_delay<'a>(
         &mut self,
+        call: &Call<'a>,
         classification: Classification,
         timed_out: bool,
     ) -> Result<Duration, GiveUp<'a>> {
-        let policy = self.call.policy;
-        let idempotent = self.call.idempotent || policy.retry_non_idempotent();
+        let policy = call.policy;
+        let idempotent = call.idempotent || policy.retry_non_idempotent();
         let (retryable, retry_after) = match classification {
             _ if timed_out => (idempotent, None),
             Classification::Status {
@@ -362,11 +394,11 @@ impl<'a> Attempts<'a> {
         if self.made >= policy.max_attempts() {
             return Err(GiveUp::AttemptsExhausted);
         }
-        if self.call.breaker.is_some_and(Breaker::rejects_now) {
+        if call.breaker.is_some_and(Breaker::rejects_now) {
             return Err(GiveUp::CircuitOpen);
         }
-        let mut delay = self.jittered_delay();
-        let remaining = self.remaining();
+        let mut delay = self.jittered_delay(call);
+        let remaining = self.remaining(call);
         if let Some(asked) = retry_after {
             if asked > policy.backoff().max_delay() || remaining.is_some_and(|left| asked > left) {
                 return Err(GiveUp::RetryAfterTooLong);
@@ -378,20 +410,23 @@ impl<'a> Attempts<'a> {
         {
             return Err(GiveUp::Deadline(deadline));
         }
-        if let Some(budget) = self.call.budget
+        if let Some(budget) = call.budget
             && !budget.try_withdraw()
         {
-            self.emit(EventKind::BudgetExhausted {
-                budget: budget.name(),
-            });
+            self.emit(
+                call,
+                EventKind::BudgetExhausted {
+                    budget: budget.name(),
+                },
+            );
             return Err(GiveUp::BudgetExhausted(budget.name()));
         }
         Ok(delay)
     }
 
-    fn jittered_delay(&mut self) -> Duration {
-        let policy = self.call.policy;
-        let delays = self.delays.get_or_insert_with(|| {
+    fn jittered_delay(&mut self, call: &Call<'_>) -> Duration {
+        let policy = call.policy;
+        let delays = self.tracked().delays.get_or_insert_with(|| {
             let rng = match policy.jitter_seed() {
                 Some(seed) => SmallRng::seed_from_u64(seed),
                 None => SmallRng::from_rng(&mut rand::rng()),
@@ -402,39 +437,49 @@ impl<'a> Attempts<'a> {
     }
 
     /// Time left before the deadline, if there is one.
-    fn remaining(&self) -> Option<Duration> {
-        let deadline = self.call.policy.deadline()?;
-        let elapsed = self.first_started.map(|t| t.elapsed()).unwrap_or_default();
+    fn remaining(&self, call: &Call<'_>) -> Option<Duration> {
+        let deadline = call.policy.deadline()?;
+        let first_started = self.tracked.as_ref()?.first_started;
+        let elapsed = first_started.map(|t| t.elapsed()).unwrap_or_default();
         Some(deadline.saturating_sub(elapsed))
     }
 
-    fn give_up(&self, why: GiveUp<'a>) -> Next<'a> {
+    fn give_up<'a>(&self, call: &Call<'_>, why: GiveUp<'a>) -> Next<'a> {
         if why != GiveUp::NotRetryable {
-            self.emit(EventKind::GaveUp {
-                attempts: self.made,
-                reason: why,
-            });
+            self.emit(
+                call,
+                EventKind::GaveUp {
+                    attempts: self.made,
+                    reason: why,
+                },
+            );
         }
-        self.call_finished(false);
+        self.call_finished(call, false);
         Next::GiveUp(why)
     }
 
     /// Reports the end of a call that made at least one attempt.
-    fn call_finished(&self, succeeded: bool) {
-        let duration = match self.first_started {
-            Some(started) if self.measure => started.elapsed(),
+    fn call_finished(&self, call: &Call<'_>, succeeded: bool) {
+        let duration = match &self.tracked {
+            Some(Tracked {
+                first_started: Some(started),
+                measure: true,
+                ..
+            }) => started.elapsed(),
             _ => Duration::ZERO,
         };
-        self.emit(EventKind::CallFinished {
-            attempts: self.made,
-            succeeded,
-            duration,
-        });
+        self.emit(
+            call,
+            EventKind::CallFinished {
+                attempts: self.made,
+                succeeded,
+                duration,
+            },
+        );
     }
 
-    fn emit(&self, kind: EventKind<'_>) {
-        let call = &self.call;
-        if call.sink.enabled() {
+    fn emit(&self, call: &Call<'_>, kind: EventKind<'_>) {
+        if call.sink_enabled {
             let breaker = call.breaker.map(|b| b.name());
             let event = Event {
                 operation: Some(call.operation),
@@ -443,5 +488,29 @@ impl<'a> Attempts<'a> {
             };
             metrics::emit(call.sink, event);
         }
+    }
+}
+
+impl Tracked {
+    /// Reads the clock once for an admitted attempt: the start of the call (for its deadline),
+    /// the attempt's limit and when it runs out, and the start of its latency.
+    #[inline(never)]
+    fn start_clock(&mut self, call: &Call<'_>) {
+        let now = Instant::now();
+        let policy = call.policy;
+        let first_started = *self.first_started.get_or_insert(now);
+        let remaining = policy
+            .deadline()
+            .map(|deadline| deadline.saturating_sub(now.saturating_duration_since(first_started)));
+        let (limit, limited_by_deadline) = match (policy.attempt_timeout(), remaining) {
+            (Some(timeout), Some(left)) if left < timeout => (Some(left), true),
+            (Some(timeout), _) => (Some(timeout), false),
+            (None, Some(left)) => (Some(left), true),
+            (None, None) => (None, false),
+        };
+        self.limit = limit;
+        self.limited_by_deadline = limited_by_deadline;
+        self.until = limit.map(|limit| now.checked_add(limit).unwrap_or_else(|| now + FAR_FUTURE));
+        self.began = self.measure.then_some(now);
     }
 }

@@ -41,12 +41,15 @@ use crate::{Breaker, Classification, Classify, Error, RetryBudget, RetryPolicy};
 /// ```
 #[derive(Clone, Copy)]
 pub struct Call<'a> {
-    operation: &'a str,
-    policy: &'a RetryPolicy,
-    breaker: Option<&'a Breaker>,
-    budget: Option<&'a RetryBudget>,
-    sink: &'a dyn MetricsSink,
-    idempotent: bool,
+    pub(crate) operation: &'a str,
+    pub(crate) policy: &'a RetryPolicy,
+    pub(crate) breaker: Option<&'a Breaker>,
+    pub(crate) budget: Option<&'a RetryBudget>,
+    pub(crate) sink: &'a dyn MetricsSink,
+    /// What `sink.enabled()` said when the sink was given: asked once there rather than by
+    /// every call, so that a call with the default sink makes no virtual call at all.
+    pub(crate) sink_enabled: bool,
+    pub(crate) idempotent: bool,
 }
 
 impl fmt::Debug for Call<'_> {
@@ -64,6 +67,7 @@ impl fmt::Debug for Call<'_> {
 impl<'a> Call<'a> {
     /// A call named `operation` (its name in metrics) under `policy`, with no breaker, no
     /// budget and no sink, treated as idempotent.
+    #[inline]
     pub fn new(operation: &'a str, policy: &'a RetryPolicy) -> Self {
         Call {
             operation,
@@ -71,34 +75,56 @@ impl<'a> Call<'a> {
             breaker: None,
             budget: None,
             sink: &NoopSink,
+            sink_enabled: false,
             idempotent: true,
         }
     }
 
     /// Guard the call with `breaker`.
+    #[inline]
     pub fn breaker(mut self, breaker: &'a Breaker) -> Self {
         self.breaker = Some(breaker);
         self
     }
 
     /// Draw retries from `budget`.
+    #[inline]
     pub fn budget(mut self, budget: &'a RetryBudget) -> Self {
         self.budget = Some(budget);
         self
     }
 
-    /// Report events to `sink`.
+    /// Report events to `sink`. Its [`enabled`](MetricsSink::enabled) is asked here, once.
+    #[inline]
     pub fn sink(mut self, sink: &'a dyn MetricsSink) -> Self {
         self.sink = sink;
+        self.sink_enabled = sink.enabled();
         self
     }
 
     /// Whether the operation is safe to repeat. When `false` (and the policy does not opt in
     /// with `retry_non_idempotent`), it is retried only when it provably did not reach the
     /// server (a connect failure) or the server asked for a retry with `Retry-After`.
+    #[inline]
     pub fn idempotent(mut self, yes: bool) -> Self {
         self.idempotent = yes;
         self
+    }
+
+    /// Whether an attempt's latency is wanted: by an enabled sink, or a breaker's slow-call
+    /// rule.
+    #[inline]
+    pub(crate) fn is_measured(&self) -> bool {
+        self.sink_enabled || self.breaker.is_some_and(Breaker::needs_latency)
+    }
+
+    /// Whether attempts read the clock: to measure them, or to enforce a deadline or a
+    /// per-attempt timeout.
+    #[inline]
+    pub(crate) fn is_clocked(&self) -> bool {
+        self.is_measured()
+            || self.policy.deadline().is_some()
+            || self.policy.attempt_timeout().is_some()
     }
 
     /// Runs `operation` until it succeeds or the policy stops; every `Ok` is a success and each
@@ -117,7 +143,7 @@ impl<'a> Call<'a> {
         Fut: Future<Output = Result<T, E>>,
         E: Classify + From<Error>,
     {
-        Run::new(Attempts::new(self), operation, classify_error, true)
+        Run::new(self, operation, classify_error, true)
     }
 
     /// Like [`run`](Call::run), but the `Ok` value is classified too, so `Ok(response)` with a
@@ -135,7 +161,7 @@ impl<'a> Call<'a> {
         T: Classify,
         E: Classify + From<Error>,
     {
-        Run::new(Attempts::new(self), operation, Classify::classify, false)
+        Run::new(self, operation, Classify::classify, false)
     }
 
     /// The blocking twin of [`run`](Call::run): waits with `std::thread::sleep`. The operation
@@ -174,17 +200,17 @@ impl<'a> Call<'a> {
         F: FnMut(Option<Duration>) -> Result<T, E>,
         E: Classify + From<Error>,
     {
-        let mut attempts = Attempts::new(self);
+        let mut attempts = Attempts::new();
         loop {
-            let started = match attempts.begin() {
+            let started = match attempts.begin(&self) {
                 Ok(started) => started,
-                Err(rejected) => return Err(E::from(attempts.rejected(rejected))),
+                Err(rejected) => return Err(E::from(attempts.rejected(&self, rejected))),
             };
             let mut result = {
                 let _entered = attempts.enter_span();
                 Some(operation(attempts.limit()))
             };
-            match attempts.finish(started, &mut result, &classify) {
+            match attempts.finish(&self, started, &mut result, &classify) {
                 ControlFlow::Break(()) => return finished(result),
                 ControlFlow::Continue(delay) => std::thread::sleep(delay),
             }

@@ -22,7 +22,7 @@ use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
 
 use super::attempts::FAR_FUTURE;
-use super::{Attempts, Started};
+use super::{Attempts, Call, Started};
 use crate::{Classification, Classify, Error};
 
 pin_project! {
@@ -33,7 +33,8 @@ pin_project! {
     /// its half-open probe slot, if it held one.
     #[must_use = "futures do nothing unless polled"]
     pub struct Run<'a, F, Fut, C> {
-        attempts: Attempts<'a>,
+        call: Call<'a>,
+        attempts: Attempts,
         operation: F,
         classify: C,
         // Whether every `Ok` is a success (`run`), so the success path need not classify it.
@@ -49,14 +50,11 @@ pin_project! {
 }
 
 impl<'a, F, Fut, C> Run<'a, F, Fut, C> {
-    pub(super) fn new(
-        attempts: Attempts<'a>,
-        operation: F,
-        classify: C,
-        ok_is_success: bool,
-    ) -> Self {
+    #[inline(always)]
+    pub(super) fn new(call: Call<'a>, operation: F, classify: C, ok_is_success: bool) -> Self {
         Run {
-            attempts,
+            call,
+            attempts: Attempts::new(),
             operation,
             classify,
             ok_is_success,
@@ -87,11 +85,13 @@ where
                 }
                 *this.waiting = false;
             }
+            let attempts = &mut *this.attempts;
             if this.attempt.is_none() {
-                match this.attempts.begin() {
+                match attempts.begin(this.call) {
                     Ok(started) => *this.started = Some(started),
                     Err(rejected) => {
-                        return Poll::Ready(Err(E::from(this.attempts.rejected(rejected))));
+                        let error = attempts.rejected(this.call, rejected);
+                        return Poll::Ready(Err(E::from(error)));
                     }
                 }
                 this.attempt.set(Some((this.operation)()));
@@ -102,7 +102,7 @@ where
             // Two arms rather than an optional guard: a guard alive across the poll would need
             // dropping if the poll panicked, and keeping the output spill-free on the success
             // path matters more than one branch.
-            let polled = match this.attempts.span() {
+            let polled = match attempts.span() {
                 None => attempt.poll(cx),
                 Some(span) => span.in_scope(|| attempt.poll(cx)),
             };
@@ -111,17 +111,17 @@ where
                     this.attempt.set(None);
                     if *this.ok_is_success
                         && result.is_ok()
-                        && this.attempts.is_quiet_success(Classification::Success)
+                        && attempts.is_quiet_success(Classification::Success)
                     {
                         if let Some(started) = this.started.take() {
-                            this.attempts.record_success(started);
+                            Attempts::record_success(this.call, started);
                         }
                         return Poll::Ready(result);
                     }
                     Some(result)
                 }
                 Poll::Pending => {
-                    let Some(until) = this.attempts.until() else {
+                    let Some(until) = attempts.until() else {
                         return Poll::Pending;
                     };
                     ready!(arm(this.timer.as_mut(), until).poll(cx));
@@ -130,7 +130,8 @@ where
                 }
             };
             let next = after_attempt(
-                this.attempts,
+                this.call,
+                attempts,
                 this.started,
                 this.timer.as_mut(),
                 result,
@@ -149,7 +150,8 @@ where
 /// before the next attempt and says whether there is a wait.
 #[inline(never)]
 fn after_attempt<'a, T, E>(
-    attempts: &mut Attempts<'a>,
+    call: &Call<'a>,
+    attempts: &mut Attempts,
     started: &mut Option<Started<'a>>,
     timer: Pin<&mut Option<Sleep>>,
     result: Option<Result<T, E>>,
@@ -162,7 +164,7 @@ where
         unreachable!("an attempt under way holds its `Started`")
     };
     let mut result = result;
-    match attempts.finish(started, &mut result, classify) {
+    match attempts.finish(call, started, &mut result, classify) {
         ControlFlow::Break(()) => ControlFlow::Break(super::finished(result)),
         ControlFlow::Continue(delay) if delay.is_zero() => ControlFlow::Continue(false),
         ControlFlow::Continue(delay) => {

@@ -49,7 +49,8 @@ pub trait MetricsSink: Send + Sync + fmt::Debug {
     fn record(&self, event: &Event<'_>);
 
     /// Whether this sink wants events at all. When `false` the runtime skips building them,
-    /// and the clock reads that latencies need, on the success path.
+    /// and the clock reads that latencies need, on the success path. Asked once when the sink
+    /// is given to a [`Call`](crate::Call), not per event: the answer should not change.
     fn enabled(&self) -> bool {
         true
     }
