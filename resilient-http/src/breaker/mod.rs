@@ -161,9 +161,10 @@ impl Breaker {
     #[inline]
     pub(crate) fn acquire(&self, operation: Option<&str>) -> Result<Permit<'_>, Rejected> {
         let word = self.load();
-        match word.state() {
-            BreakerState::Closed | BreakerState::Disabled => Ok(self.permit(word)),
-            _ => self.acquire_slow(word, operation),
+        if word.admits_all() {
+            Ok(self.permit(word))
+        } else {
+            self.acquire_slow(word, operation)
         }
     }
 
@@ -258,20 +259,23 @@ impl Breaker {
     #[inline]
     fn record(&self, epoch: u32, probe: bool, failure: bool, slow: bool, operation: Option<&str>) {
         let word = self.load();
-        if !failure
-            && !probe
-            && self.window.is_none()
-            && word.epoch() == epoch
-            && word.state() == BreakerState::Closed
+        if !failure && !probe && self.window.is_none() && word.epoch() == epoch && word.is_closed()
         {
-            if self.config.consecutive_failures.is_some()
-                && self.consecutive_failures.load(Ordering::Relaxed) != 0
-            {
-                self.consecutive_failures.store(0, Ordering::Relaxed);
-            }
+            self.end_failure_run();
             return;
         }
         self.record_slow(word, epoch, probe, failure, slow, operation);
+    }
+
+    /// A success of a closed breaker ends a run of consecutive failures. The counter is read
+    /// first, so that a success path with no failures to forget writes nothing shared.
+    #[inline]
+    fn end_failure_run(&self) {
+        if self.config.consecutive_failures.is_some()
+            && self.consecutive_failures.load(Ordering::Relaxed) != 0
+        {
+            self.consecutive_failures.store(0, Ordering::Relaxed);
+        }
     }
 
     #[inline(never)]
@@ -488,6 +492,23 @@ impl Permit<'_> {
         std::mem::forget(self);
         let slow = latency.is_some_and(|l| l >= breaker.config.slow_call_duration);
         breaker.record(epoch, probe, failure, slow, operation);
+    }
+
+    /// Records a success whose latency is not wanted: the success path. When the breaker is
+    /// still in the very state word the permit was admitted in, and that word is closed with no
+    /// rate rule, this is one comparison and a check of the failure counter; anything else goes
+    /// the general way.
+    #[inline]
+    pub(crate) fn record_success_for(self, operation: Option<&str>) {
+        let (breaker, admitted) = (self.breaker, self.admitted);
+        // Recorded: there is no probe slot to give back.
+        std::mem::forget(self);
+        if admitted.is_closed() && breaker.window.is_none() && breaker.load() == admitted {
+            breaker.end_failure_run();
+            return;
+        }
+        let probe = admitted.state() == BreakerState::HalfOpen;
+        breaker.record(admitted.epoch(), probe, false, false, operation);
     }
 }
 

@@ -58,6 +58,20 @@ impl Word {
         BreakerState::ALL[(self.0 & 0xff) as usize]
     }
 
+    /// Whether the state admits every call (closed or disabled): the success path's check,
+    /// made on the bits rather than through [`state`](Word::state)'s table.
+    #[inline]
+    pub(crate) fn admits_all(self) -> bool {
+        let state = self.0 & 0xff;
+        state == BreakerState::Closed as u64 || state == BreakerState::Disabled as u64
+    }
+
+    /// Whether the state is closed, on the bits.
+    #[inline]
+    pub(crate) fn is_closed(self) -> bool {
+        self.0 & 0xff == BreakerState::Closed as u64
+    }
+
     pub(crate) fn epoch(self) -> u32 {
         (self.0 >> 40) as u32
     }
