@@ -166,6 +166,19 @@ impl Backoff {
         }
     }
 
+    /// The wait before retry number `retry` (from 1) under `jitter`, where `prev` is the
+    /// previous wait (the initial delay before the first retry): what [`Delays`] yields, for a
+    /// caller that keeps only the random generator and the previous wait.
+    pub(crate) fn jittered<R: Rng>(
+        &self,
+        jitter: Jitter,
+        retry: u32,
+        prev: Duration,
+        rng: &mut R,
+    ) -> Duration {
+        jitter.apply(self.base_delay(retry), prev, self, rng)
+    }
+
     /// Checks every duration, the factor, and the rules across them.
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         match *self {
@@ -230,10 +243,9 @@ impl<R: Rng> Iterator for Delays<R> {
 
     fn next(&mut self) -> Option<Duration> {
         self.retry = self.retry.saturating_add(1);
-        let base = self.backoff.base_delay(self.retry);
         let delay = self
-            .jitter
-            .apply(base, self.prev, &self.backoff, &mut self.rng);
+            .backoff
+            .jittered(self.jitter, self.retry, self.prev, &mut self.rng);
         self.prev = delay;
         Some(delay)
     }

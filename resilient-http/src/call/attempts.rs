@@ -27,7 +27,6 @@ use rand::rngs::SmallRng;
 use tokio::time::Instant;
 
 use super::Call;
-use crate::backoff::Delays;
 use crate::breaker::{Permit, Rejected};
 use crate::metrics::{self, AttemptOutcome, Event, EventKind};
 use crate::{Breaker, Classification, Classify, Error, GiveUp};
@@ -67,7 +66,9 @@ struct Tracked {
     until: Option<Instant>,
     /// Whether that limit is the deadline's rather than the per-attempt timeout.
     limited_by_deadline: bool,
-    delays: Option<Delays<SmallRng>>,
+    /// The backoff's random generator and its previous wait, made by the first retry: the
+    /// state of a [`Delays`](crate::Delays), whose backoff and jitter are the policy's.
+    jitter: Option<(SmallRng, Duration)>,
 }
 
 /// An attempt under way: the breaker's permit, if there is a breaker. Dropped without
@@ -426,14 +427,19 @@ impl Attempts {
 
     fn jittered_delay(&mut self, call: &Call<'_>) -> Duration {
         let policy = call.policy;
-        let delays = self.tracked().delays.get_or_insert_with(|| {
+        let retry = self.made;
+        let (rng, prev) = self.tracked().jitter.get_or_insert_with(|| {
             let rng = match policy.jitter_seed() {
                 Some(seed) => SmallRng::seed_from_u64(seed),
                 None => SmallRng::from_rng(&mut rand::rng()),
             };
-            policy.backoff().delays(policy.jitter(), rng)
+            (rng, policy.backoff().initial_delay())
         });
-        delays.next().unwrap_or_default()
+        let delay = policy
+            .backoff()
+            .jittered(policy.jitter(), retry, *prev, rng);
+        *prev = delay;
+        delay
     }
 
     /// Time left before the deadline, if there is one.

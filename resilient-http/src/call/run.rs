@@ -37,7 +37,8 @@ pin_project! {
         attempts: Attempts,
         operation: F,
         classify: C,
-        // Whether every `Ok` is a success (`run`), so the success path need not classify it.
+        // Whether every `Ok` is a success (`run`), so the success path need not classify it
+        // (`run_classified` classifies it inline, and judges nothing else there).
         ok_is_success: bool,
         #[pin]
         attempt: Option<Fut>,
@@ -109,10 +110,12 @@ where
             let result = match polled {
                 Poll::Ready(result) => {
                     this.attempt.set(None);
-                    if *this.ok_is_success
-                        && result.is_ok()
-                        && attempts.is_quiet_success(Classification::Success)
-                    {
+                    let succeeded = if *this.ok_is_success {
+                        result.is_ok()
+                    } else {
+                        (this.classify)(&result) == Classification::Success
+                    };
+                    if succeeded && attempts.is_quiet_success(Classification::Success) {
                         if let Some(started) = this.started.take() {
                             Attempts::record_success(this.call, started);
                         }
