@@ -151,7 +151,7 @@ impl RequestBuilder {
         // What `try_clone` would say (only a reader body cannot be cloned), without the clone.
         let replayable = request.body().is_none_or(|body| body.as_bytes().is_some());
         let policy = shared.policy_for(replayable);
-        let call = shared.call(&policy, self.operation.as_deref(), idempotent);
+        let call = shared.call(policy, self.operation.as_deref(), idempotent);
         let mut replay = Replay::new(request, replayable);
         let http = &self.client.http;
         call.run_blocking_classified(|limit: Option<Duration>| {

@@ -35,9 +35,13 @@ pub struct Client {
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) policy: RetryPolicy,
+    /// The policy with a single attempt, for requests that cannot be repeated.
+    single_attempt: RetryPolicy,
     pub(crate) breaker: Option<Arc<Breaker>>,
     pub(crate) budget: Option<Arc<RetryBudget>>,
     pub(crate) sink: Arc<dyn MetricsSink>,
+    /// The sink's `enabled`, asked once here rather than by every request.
+    sink_enabled: bool,
     pub(crate) operation: Box<str>,
     pub(crate) idempotency_keys: bool,
 }
@@ -256,11 +260,14 @@ impl<'r> ClientBuilder<'r> {
             None => Some(self.breaker.unwrap_or_else(|| operation.clone())),
         };
         let budget = budget_name.as_deref().map(|name| registry.budget(name));
+        let sink = registry.sink().clone();
         Ok(Shared {
+            single_attempt: self.policy.single_attempt(),
             policy: self.policy,
             breaker,
             budget,
-            sink: registry.sink().clone(),
+            sink_enabled: sink.enabled(),
+            sink,
             operation: operation.into_boxed_str(),
             idempotency_keys: self.idempotency_keys,
         })
@@ -289,34 +296,29 @@ pub(crate) fn status_error(status: reqwest::StatusCode, headers: &HeaderMap) -> 
 }
 
 /// Where each attempt's request comes from: a clone of the built request, or, when its body
-/// cannot be cloned, the request itself, once (the policy then allows a single attempt).
-pub(crate) struct Replay<R> {
-    template: Option<R>,
-    single: Option<R>,
+/// cannot be cloned, the request itself, once (the policy then allows a single attempt). One
+/// request either way, so that the future holding it holds one.
+pub(crate) enum Replay<R> {
+    Template(R),
+    Single(Option<R>),
 }
 
 impl<R> Replay<R> {
     pub(crate) fn new(request: R, replayable: bool) -> Self {
         if replayable {
-            Replay {
-                template: Some(request),
-                single: None,
-            }
+            Replay::Template(request)
         } else {
-            Replay {
-                template: None,
-                single: Some(request),
-            }
+            Replay::Single(Some(request))
         }
     }
 
     /// The request of the next attempt.
     pub(crate) fn next(&mut self, clone: impl Fn(&R) -> Option<R>) -> R {
-        self.template
-            .as_ref()
-            .and_then(clone)
-            .or_else(|| self.single.take())
-            .expect("a request that cannot be cloned gets a single attempt")
+        match self {
+            Replay::Template(template) => clone(template),
+            Replay::Single(single) => single.take(),
+        }
+        .expect("a request that cannot be cloned gets a single attempt")
     }
 }
 
@@ -347,17 +349,15 @@ impl Shared {
         operation: Option<&'a str>,
         idempotent: bool,
     ) -> Call<'a> {
-        let operation = operation.unwrap_or(&self.operation);
-        let mut call = Call::new(operation, policy)
-            .sink(&*self.sink)
-            .idempotent(idempotent);
-        if let Some(breaker) = &self.breaker {
-            call = call.breaker(breaker);
+        Call {
+            operation: operation.unwrap_or(&self.operation),
+            policy,
+            breaker: self.breaker.as_deref(),
+            budget: self.budget.as_deref(),
+            sink: &*self.sink,
+            sink_enabled: self.sink_enabled,
+            idempotent,
         }
-        if let Some(budget) = &self.budget {
-            call = call.budget(budget);
-        }
-        call
     }
 
     /// The error for a response whose status the policy would have retried.
@@ -378,11 +378,11 @@ impl Shared {
     }
 
     /// The policy for one request: a request that cannot be cloned gets a single attempt.
-    pub(crate) fn policy_for(&self, can_retry: bool) -> std::borrow::Cow<'_, RetryPolicy> {
+    pub(crate) fn policy_for(&self, can_retry: bool) -> &RetryPolicy {
         if can_retry {
-            std::borrow::Cow::Borrowed(&self.policy)
+            &self.policy
         } else {
-            std::borrow::Cow::Owned(self.policy.single_attempt())
+            &self.single_attempt
         }
     }
 }

@@ -1,5 +1,6 @@
 //! A request being built, sent with retries.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -98,45 +99,77 @@ impl RequestBuilder {
     /// [`Error::Transport`] for a transport failure (or a request that could not be built);
     /// [`Error::CircuitOpen`], [`Error::AttemptTimeout`], [`Error::DeadlineExceeded`] and
     /// [`Error::BudgetExhausted`] when the runtime stopped the call.
-    pub async fn send(self) -> Result<Response, Error> {
-        let mut request = self.inner.build()?;
-        let shared = &*self.shared;
-        let method = request.method().clone();
-        let idempotent =
-            prepare_idempotency(&method, request.headers_mut(), shared.idempotency_keys);
-        // What `try_clone` would say (only a streaming body cannot be cloned), without making
-        // a copy of the URL and headers only to drop it.
-        let replayable = request.body().is_none_or(|body| body.as_bytes().is_some());
-        let policy = shared.policy_for(replayable);
-        let call = shared.call(&policy, self.operation.as_deref(), idempotent);
-        let mut replay = Replay::new(request, replayable);
-        // The runtime bounds each attempt up to the response's head; the body is read after
-        // `send` returns. Giving every attempt reqwest's whole-request timeout, set to what is
-        // left of the deadline, bounds the body too: a server trickling it cannot hold the
-        // caller past the declared deadline. That timeout runs BODY_GRACE behind the runtime's
-        // own limit, so that up to the head the runtime's limit (and its error) always comes
-        // first, even when both timers would fire in the same tick of tokio's 1 ms wheel.
-        let declared = policy.deadline();
-        let mut deadline = None;
-        call.run_classified(|| {
-            let mut attempt = replay.next(reqwest::Request::try_clone);
-            if let Some(declared) = declared {
-                let now = Instant::now();
-                let deadline = *deadline.get_or_insert(now + declared + BODY_GRACE);
-                let left = deadline.saturating_duration_since(now);
-                let timeout = attempt.timeout_mut();
-                *timeout = Some(timeout.map_or(left, |own| own.min(left)));
+    pub fn send(self) -> impl Future<Output = Result<Response, Error>> {
+        // The request is built and checked here, before the future exists, so that the future
+        // holds what the attempts need and no more: not this builder, not the request twice.
+        // Everything it holds is copied whenever it is moved.
+        let RequestBuilder {
+            inner,
+            http,
+            shared,
+            operation,
+        } = self;
+        let (mut prepared, failed) = match inner.build() {
+            Ok(mut request) => {
+                let idempotent = prepare_idempotency(
+                    &request.method().clone(),
+                    request.headers_mut(),
+                    shared.idempotency_keys,
+                );
+                // What `try_clone` would say (only a streaming body cannot be cloned), without
+                // making a copy of the URL and headers only to drop it.
+                let replayable = request.body().is_none_or(|body| body.as_bytes().is_some());
+                (
+                    Some((Replay::new(request, replayable), idempotent, replayable)),
+                    None,
+                )
             }
-            let http = &self.http;
-            async move {
-                let response = http.execute(attempt).await?;
-                // `on_give_up` sets the attempts and wraps it for a deadline or a budget.
-                match shared.status_error(response.status(), response.headers(), 1) {
-                    Some(err) => Err(err),
-                    None => Ok(response),
+            Err(err) => (None, Some(err)),
+        };
+        async move {
+            if let Some(err) = failed {
+                return Err(Error::from(err));
+            }
+            // Borrowed where it was captured rather than moved out, which would give the
+            // future a second slot for the request.
+            let Some((replay, idempotent, replayable)) = &mut prepared else {
+                unreachable!("a request that failed to build returned above")
+            };
+            let (idempotent, replayable) = (*idempotent, *replayable);
+            let shared = &*shared;
+            let policy = shared.policy_for(replayable);
+            let call = shared.call(policy, operation.as_deref(), idempotent);
+            // The runtime bounds each attempt up to the response's head; the body is read
+            // after `send` returns. Giving every attempt reqwest's whole-request timeout, set
+            // to what is left of the deadline, bounds the body too: a server trickling it
+            // cannot hold the caller past the declared deadline. That timeout runs BODY_GRACE
+            // behind the runtime's own limit, so that up to the head the runtime's limit (and
+            // its error) always comes first, even when both timers would fire in the same tick
+            // of tokio's 1 ms wheel.
+            let declared = policy.deadline();
+            let mut deadline = None;
+            call.run_classified(|| {
+                let mut attempt = replay.next(reqwest::Request::try_clone);
+                if let Some(declared) = declared {
+                    let now = Instant::now();
+                    let deadline = *deadline.get_or_insert(now + declared + BODY_GRACE);
+                    let left = deadline.saturating_duration_since(now);
+                    let timeout = attempt.timeout_mut();
+                    *timeout = Some(timeout.map_or(left, |own| own.min(left)));
                 }
-            }
-        })
-        .await
+                // Handed to reqwest here rather than inside the attempt's future, so that the
+                // future holds reqwest's (boxed, two-word) one instead of the request.
+                let sent = http.execute(attempt);
+                async move {
+                    let response = sent.await?;
+                    // `on_give_up` sets the attempts and wraps it for a deadline or a budget.
+                    match shared.status_error(response.status(), response.headers(), 1) {
+                        Some(err) => Err(err),
+                        None => Ok(response),
+                    }
+                }
+            })
+            .await
+        }
     }
 }
