@@ -37,8 +37,9 @@ pin_project! {
         attempts: Attempts,
         operation: F,
         classify: C,
-        // Whether every `Ok` is a success (`run`), so the success path need not classify it
-        // (`run_classified` classifies it inline, and judges nothing else there).
+        // Whether every `Ok` is a success (`run`), so the success path need not classify it.
+        // `run_classified`'s results are classified out of line: classifying them here would
+        // take the result's address on `run`'s path too, and put it in memory.
         ok_is_success: bool,
         #[pin]
         attempt: Option<Fut>,
@@ -110,12 +111,10 @@ where
             let result = match polled {
                 Poll::Ready(result) => {
                     this.attempt.set(None);
-                    let succeeded = if *this.ok_is_success {
-                        result.is_ok()
-                    } else {
-                        (this.classify)(&result) == Classification::Success
-                    };
-                    if succeeded && attempts.is_quiet_success(Classification::Success) {
+                    if *this.ok_is_success
+                        && result.is_ok()
+                        && attempts.is_quiet_success(Classification::Success)
+                    {
                         if let Some(started) = this.started.take() {
                             Attempts::record_success(this.call, started);
                         }
