@@ -94,7 +94,7 @@ impl Client {
 
     /// The breaker guarding this client's requests.
     pub fn breaker(&self) -> Option<&Arc<Breaker>> {
-        self.shared.breaker.as_ref()
+        self.shared.handles.breaker.as_ref()
     }
 }
 

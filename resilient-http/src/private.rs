@@ -2,7 +2,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -14,28 +14,19 @@ pub use tokio::time::timeout_at;
 
 use pin_project_lite::pin_project;
 
-use crate::metrics::MetricsSink;
-use crate::{Breaker, RetryBudget};
+use crate::call::Handles;
 
 /// The breaker, budget and sink of one call site.
 #[derive(Debug)]
 pub struct Resolved {
-    breaker: Option<Arc<Breaker>>,
-    budget: Option<Arc<RetryBudget>>,
-    sink: Arc<dyn MetricsSink>,
-    /// The sink's `enabled`, asked once here rather than by every call.
-    sink_enabled: bool,
+    handles: Handles,
 }
 
 impl Resolved {
     /// Looks up the named breaker and budget in `registry`.
     pub fn new(registry: &Registry, breaker: Option<&str>, budget: Option<&str>) -> Self {
-        let sink = registry.sink().clone();
         Resolved {
-            breaker: breaker.map(|name| registry.breaker(name)),
-            budget: budget.map(|name| registry.budget(name)),
-            sink_enabled: sink.enabled(),
-            sink,
+            handles: Handles::resolve(registry, breaker, budget),
         }
     }
 
@@ -47,15 +38,7 @@ impl Resolved {
         policy: &'a RetryPolicy,
         idempotent: bool,
     ) -> Call<'a> {
-        Call {
-            operation,
-            policy,
-            breaker: self.breaker.as_deref(),
-            budget: self.budget.as_deref(),
-            sink: &*self.sink,
-            sink_enabled: self.sink_enabled,
-            idempotent,
-        }
+        self.handles.call(operation, policy, idempotent)
     }
 }
 

@@ -1,6 +1,7 @@
 //! Running an operation under a policy, a breaker, a budget and a sink.
 
 mod attempts;
+mod handles;
 mod run;
 
 use std::fmt;
@@ -9,6 +10,7 @@ use std::ops::ControlFlow;
 use std::time::Duration;
 
 pub use attempts::{Attempts, Started};
+pub(crate) use handles::Handles;
 pub use run::Run;
 
 use crate::metrics::{MetricsSink, NoopSink};

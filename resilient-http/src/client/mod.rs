@@ -9,9 +9,9 @@ use reqwest::{Method, Response};
 
 pub use request::RequestBuilder;
 
-use crate::metrics::MetricsSink;
+use crate::call::Handles;
 use crate::registry::check_name;
-use crate::{Breaker, Call, ConfigError, Error, Registry, RetryBudget, RetryPolicy, retry_after};
+use crate::{Breaker, Call, ConfigError, Error, Registry, RetryPolicy, retry_after};
 
 /// An HTTP client whose every request runs under a retry policy, a named circuit breaker and a
 /// retry budget. Cheap to clone: clones share the connection pool, breaker and budget.
@@ -37,11 +37,7 @@ pub(crate) struct Shared {
     pub(crate) policy: RetryPolicy,
     /// The policy with a single attempt, for requests that cannot be repeated.
     single_attempt: RetryPolicy,
-    pub(crate) breaker: Option<Arc<Breaker>>,
-    pub(crate) budget: Option<Arc<RetryBudget>>,
-    pub(crate) sink: Arc<dyn MetricsSink>,
-    /// The sink's `enabled`, asked once here rather than by every request.
-    sink_enabled: bool,
+    pub(crate) handles: Handles,
     pub(crate) operation: Box<str>,
     pub(crate) idempotency_keys: bool,
 }
@@ -101,7 +97,7 @@ impl Client {
 
     /// The breaker guarding this client's requests.
     pub fn breaker(&self) -> Option<&Arc<Breaker>> {
-        self.shared.breaker.as_ref()
+        self.shared.handles.breaker.as_ref()
     }
 
     /// The retry policy of this client's requests.
@@ -254,20 +250,14 @@ impl<'r> ClientBuilder<'r> {
             .operation
             .or_else(|| self.breaker.clone())
             .unwrap_or_else(|| "http".to_owned());
-        let breaker = self.breaker.as_deref().map(|name| registry.breaker(name));
-        let budget_name = match self.budget {
+        let budget = match self.budget {
             Some(choice) => choice,
-            None => Some(self.breaker.unwrap_or_else(|| operation.clone())),
+            None => Some(self.breaker.clone().unwrap_or_else(|| operation.clone())),
         };
-        let budget = budget_name.as_deref().map(|name| registry.budget(name));
-        let sink = registry.sink().clone();
         Ok(Shared {
             single_attempt: self.policy.single_attempt(),
             policy: self.policy,
-            breaker,
-            budget,
-            sink_enabled: sink.enabled(),
-            sink,
+            handles: Handles::resolve(registry, self.breaker.as_deref(), budget.as_deref()),
             operation: operation.into_boxed_str(),
             idempotency_keys: self.idempotency_keys,
         })
@@ -349,15 +339,8 @@ impl Shared {
         operation: Option<&'a str>,
         idempotent: bool,
     ) -> Call<'a> {
-        Call {
-            operation: operation.unwrap_or(&self.operation),
-            policy,
-            breaker: self.breaker.as_deref(),
-            budget: self.budget.as_deref(),
-            sink: &*self.sink,
-            sink_enabled: self.sink_enabled,
-            idempotent,
-        }
+        let operation = operation.unwrap_or(&self.operation);
+        self.handles.call(operation, policy, idempotent)
     }
 
     /// The error for a response whose status the policy would have retried.
