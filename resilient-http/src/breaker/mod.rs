@@ -254,19 +254,6 @@ impl Breaker {
         Duration::from_nanos(until.saturating_sub(self.elapsed_nanos()))
     }
 
-    /// Counts a call's result. A success of a closed breaker without a rate rule is decided
-    /// inline (a load of the word and one of the failure counter); the rest goes out of line.
-    #[inline]
-    fn record(&self, epoch: u32, probe: bool, failure: bool, slow: bool, operation: Option<&str>) {
-        let word = self.load();
-        if !failure && !probe && self.window.is_none() && word.epoch() == epoch && word.is_closed()
-        {
-            self.end_failure_run();
-            return;
-        }
-        self.record_slow(word, epoch, probe, failure, slow, operation);
-    }
-
     /// A success of a closed breaker ends a run of consecutive failures. The counter is read
     /// first, so that a success path with no failures to forget writes nothing shared.
     #[inline]
@@ -278,22 +265,17 @@ impl Breaker {
         }
     }
 
+    /// Counts the result of a call admitted in state word `admitted`, off the success path
+    /// that [`Permit::record_for`] decides inline.
     #[inline(never)]
-    fn record_slow(
-        &self,
-        word: Word,
-        epoch: u32,
-        probe: bool,
-        failure: bool,
-        slow: bool,
-        operation: Option<&str>,
-    ) {
-        if word.epoch() != epoch {
+    fn record(&self, admitted: Word, failure: bool, slow: bool, operation: Option<&str>) {
+        let word = self.load();
+        if word.epoch() != admitted.epoch() {
             // The breaker moved on since this call was admitted: its result says nothing about
             // the current state.
             return;
         }
-        if probe {
+        if admitted.state() == BreakerState::HalfOpen {
             self.record_probe(word, failure, operation);
             return;
         }
@@ -479,7 +461,9 @@ impl Permit<'_> {
     }
 
     /// [`record`](Permit::record), naming the call's operation in the transition event it may
-    /// cause.
+    /// cause. The success path is decided inline: when the breaker is still in the very state
+    /// word the permit was admitted in, and that word is closed with no rate rule, a success is
+    /// one comparison and a check of the failure counter. Anything else goes out of line.
     #[inline]
     pub(crate) fn record_for(
         self,
@@ -487,28 +471,19 @@ impl Permit<'_> {
         latency: Option<Duration>,
         operation: Option<&str>,
     ) {
-        let (breaker, epoch, probe) = (self.breaker, self.admitted.epoch(), self.is_probe());
-        // Recorded: there is no probe slot to give back.
-        std::mem::forget(self);
-        let slow = latency.is_some_and(|l| l >= breaker.config.slow_call_duration);
-        breaker.record(epoch, probe, failure, slow, operation);
-    }
-
-    /// Records a success whose latency is not wanted: the success path. When the breaker is
-    /// still in the very state word the permit was admitted in, and that word is closed with no
-    /// rate rule, this is one comparison and a check of the failure counter; anything else goes
-    /// the general way.
-    #[inline]
-    pub(crate) fn record_success_for(self, operation: Option<&str>) {
         let (breaker, admitted) = (self.breaker, self.admitted);
         // Recorded: there is no probe slot to give back.
         std::mem::forget(self);
-        if admitted.is_closed() && breaker.window.is_none() && breaker.load() == admitted {
+        if !failure
+            && admitted.is_closed()
+            && breaker.window.is_none()
+            && breaker.load() == admitted
+        {
             breaker.end_failure_run();
             return;
         }
-        let probe = admitted.state() == BreakerState::HalfOpen;
-        breaker.record(admitted.epoch(), probe, false, false, operation);
+        let slow = latency.is_some_and(|l| l >= breaker.config.slow_call_duration);
+        breaker.record(admitted, failure, slow, operation);
     }
 }
 

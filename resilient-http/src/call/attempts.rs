@@ -259,7 +259,7 @@ impl Attempts {
     #[inline(always)]
     pub fn record_success<'a>(call: &Call<'a>, started: Started<'a>) {
         if let Some(permit) = started.permit {
-            permit.record_success_for(Some(call.operation));
+            permit.record_for(false, None, Some(call.operation));
         }
     }
 
