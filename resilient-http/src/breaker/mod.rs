@@ -333,9 +333,11 @@ impl Breaker {
     }
 
     /// Gives back a probe permit whose call never finished, so another caller can probe.
+    #[cold]
+    #[inline(never)]
     fn release_probe(&self, epoch: u32) {
         let mut word = self.load();
-        while word.epoch() == epoch && word.state() == BreakerState::HalfOpen {
+        while word.epoch() == epoch && word.is_half_open() {
             match self.cas(word, word.with_admitted(word.admitted().saturating_sub(1))) {
                 Ok(()) => return,
                 Err(actual) => word = actual,
@@ -450,7 +452,7 @@ impl Permit<'_> {
     /// Whether this call is a half-open probe.
     #[inline]
     pub fn is_probe(&self) -> bool {
-        self.admitted.state() == BreakerState::HalfOpen
+        self.admitted.is_half_open()
     }
 
     /// Reports the call's result: whether it counts as a failure, and how long it took (needed
@@ -488,6 +490,7 @@ impl Permit<'_> {
 }
 
 impl Drop for Permit<'_> {
+    #[inline]
     fn drop(&mut self) {
         if self.is_probe() {
             self.breaker.release_probe(self.admitted.epoch());

@@ -66,6 +66,12 @@ impl Word {
         state == BreakerState::Closed as u64 || state == BreakerState::Disabled as u64
     }
 
+    /// Whether the state is half-open, on the bits: a dropped permit's check.
+    #[inline]
+    pub(crate) fn is_half_open(self) -> bool {
+        self.0 & 0xff == BreakerState::HalfOpen as u64
+    }
+
     /// Whether the state is closed, on the bits.
     #[inline]
     pub(crate) fn is_closed(self) -> bool {

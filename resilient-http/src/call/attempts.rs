@@ -99,14 +99,14 @@ impl Drop for Attempts {
     /// a span the call does not have.
     #[inline]
     fn drop(&mut self) {
-        if let Some(span) = self.span.take() {
-            drop_span(span);
+        if self.span.is_some() {
+            drop_span(self.span.take());
         }
     }
 }
 
 #[inline(never)]
-fn drop_span(span: Box<tracing::Span>) {
+fn drop_span(span: Option<Box<tracing::Span>>) {
     drop(span);
 }
 
