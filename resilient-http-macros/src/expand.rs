@@ -258,7 +258,21 @@ fn retry_loop(
                         return #returns::rejected(#attempts.rejected(&#call, #error));
                     }
                 };
-                let mut #result = #run_attempt;
+                // A quiet success is returned as the attempt gave it, its value moved out before
+                // its permit is recorded: nothing holds the whole result while a call that
+                // could unwind runs, so nothing needs its address, and it can stay out of
+                // memory. Anything else is judged in place.
+                let (mut #result, #started) = match #run_attempt {
+                    ::core::option::Option::Some(#result) => {
+                        match #returns::settle(#result, &#attempts, &#call, #started) {
+                            #private::Settled::Done(#result) => return #result,
+                            #private::Settled::Judge(#result, #started) => {
+                                (::core::option::Option::Some(#result), #started)
+                            }
+                        }
+                    }
+                    ::core::option::Option::None => (::core::option::Option::None, #started),
+                };
                 match #returns::finish(&mut #attempts, &#call, #started, &mut #result) {
                     #private::ControlFlow::Break(()) => return #private::finished(#result),
                     #private::ControlFlow::Continue(#delay) => #delay,

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 pub use crate::Rejected;
 pub use crate::call::{Attempts, Started, classify_error, finished};
-pub use crate::{Backoff, Call, Error, Jitter, Registry, RetryConfig, RetryPolicy, StatusSet};
+pub use crate::{
+    Backoff, Call, Classification, Error, Jitter, Registry, RetryConfig, RetryPolicy, StatusSet,
+};
 pub use core::ops::ControlFlow;
 pub use tokio::time::timeout_at;
 
@@ -94,10 +96,17 @@ impl<F: Future> Future for InSpan<'_, F> {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
-        // Two arms rather than an optional guard: see `call/run.rs`.
+        // Two arms rather than an optional guard: see `call/run.rs`. The span is entered by a
+        // guard rather than `Span::in_scope`, which the compiler may leave out of line: the
+        // attempt's output would then come back through memory, on the success path too (both
+        // arms share where the output goes), and be copied out of it with loads wider than
+        // the stores that wrote it.
         match this.span {
             None => this.attempt.poll(cx),
-            Some(span) => span.in_scope(|| this.attempt.poll(cx)),
+            Some(span) => {
+                let _entered = span.enter();
+                this.attempt.poll(cx)
+            }
         }
     }
 }
@@ -130,6 +139,15 @@ pub trait ResilientReturn: Sized {
         started: Started<'a>,
         result: &mut Option<Self>,
     ) -> ControlFlow<(), Duration>;
+
+    /// The success path: a quiet success (see [`Attempts::is_quiet_success`]) is recorded and
+    /// `Done`; anything else is handed back with its permit, to be judged.
+    fn settle<'a>(
+        result: Self,
+        attempts: &Attempts,
+        call: &Call<'a>,
+        started: Started<'a>,
+    ) -> Settled<'a, Self>;
 }
 
 impl<T, E: crate::Classify + From<Error>> ResilientReturn for Result<T, E> {
@@ -147,4 +165,30 @@ impl<T, E: crate::Classify + From<Error>> ResilientReturn for Result<T, E> {
     ) -> ControlFlow<(), Duration> {
         attempts.finish(call, started, result, classify_error)
     }
+
+    #[inline(always)]
+    fn settle<'a>(
+        result: Self,
+        attempts: &Attempts,
+        call: &Call<'a>,
+        started: Started<'a>,
+    ) -> Settled<'a, Self> {
+        match result {
+            // The value is moved out of the result before the permit is recorded, so that
+            // the result is no longer whole (and needs no dropping) if recording panics.
+            Ok(value) if attempts.is_quiet_success(Classification::Success) => {
+                Attempts::record_success(call, started);
+                Settled::Done(Ok(value))
+            }
+            result => Settled::Judge(result, started),
+        }
+    }
+}
+
+/// What [`ResilientReturn::settle`] decided.
+pub enum Settled<'a, R> {
+    /// A quiet success, recorded: return it.
+    Done(R),
+    /// Anything else: judge it, with the attempt's permit.
+    Judge(R, Started<'a>),
 }
