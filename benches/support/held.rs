@@ -1,7 +1,7 @@
-//! The harness of `overhead.rs`'s `success_path_held` group: like `one_poll.rs`, but each future
-//! has its address escape before it is polled, as a future held in a task's memory does. The
-//! compiler must then keep the future's state in memory, where `one_poll.rs` lets it keep a
-//! future it sees whole (the bare one, above all) in registers.
+//! The harness of `held.rs`: like `one_poll.rs`, but each future has its address escape before
+//! it is polled, as a future held in a task's memory does. The compiler must then keep the
+//! future's state in memory, where `one_poll.rs` lets it keep a future it sees whole (the bare
+//! one, above all) in registers.
 
 use std::fmt::Debug;
 use std::future::Future;

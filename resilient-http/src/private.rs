@@ -96,11 +96,11 @@ impl<F: Future> Future for InSpan<'_, F> {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
-        // Two arms rather than an optional guard: see `call/run.rs`. The span is entered by a
-        // guard rather than `Span::in_scope`, which the compiler may leave out of line: the
-        // attempt's output would then come back through memory, on the success path too (both
-        // arms share where the output goes), and be copied out of it with loads wider than
-        // the stores that wrote it.
+        // Two arms, so that the span-less one (the success path) holds no guard across the
+        // poll: see `call/run.rs`. The other enters the span with a guard rather than through
+        // `Span::in_scope`, which the compiler may leave out of line: the attempt's output would
+        // then come back through memory on both arms, and be copied out of it with loads wider
+        // than the stores that wrote it. (In `Run`, the reverse measured faster: BENCHMARKS.md.)
         match this.span {
             None => this.attempt.poll(cx),
             Some(span) => {
