@@ -275,20 +275,18 @@ impl Breaker {
             // the current state.
             return;
         }
-        if admitted.state() == BreakerState::HalfOpen {
+        if admitted.is_half_open() {
             self.record_probe(word, failure, operation);
             return;
         }
-        if word.state() != BreakerState::Closed {
+        if !word.is_closed() {
             return;
         }
         let mut trip = false;
-        if let Some(threshold) = self.config.consecutive_failures {
-            if failure {
-                trip |= self.consecutive_failures.fetch_add(1, Ordering::Relaxed) + 1 >= threshold;
-            } else if self.consecutive_failures.load(Ordering::Relaxed) != 0 {
-                self.consecutive_failures.store(0, Ordering::Relaxed);
-            }
+        if !failure {
+            self.end_failure_run();
+        } else if let Some(threshold) = self.config.consecutive_failures {
+            trip |= self.consecutive_failures.fetch_add(1, Ordering::Relaxed) + 1 >= threshold;
         }
         if let Some(window) = &self.window {
             let second = if window.needs_time() {
