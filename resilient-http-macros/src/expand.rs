@@ -177,11 +177,10 @@ fn retry_loop(
 
     // Internal names are hygienic: user code in the body cannot see or shadow them.
     let name = |n: &str| format_ident!("{}", n, span = Span::mixed_site());
-    let (policy, handles, resolved, call, attempts, started, result, delay, error) = (
+    let (policy, handles, resolved, attempts, started, result, delay, error) = (
         name("__RH_POLICY"),
         name("__RH_HANDLES"),
         name("__rh_resolved"),
-        name("__rh_call"),
         name("__rh_attempts"),
         name("__rh_started"),
         name("__rh_result"),
@@ -243,19 +242,23 @@ fn retry_loop(
     // Spanned at the return type, so that a wrong one is reported there, once.
     let returns = quote_spanned!(ret.span=> <#ty as #private::ResilientReturn>);
 
+    // The call is made afresh wherever it is used rather than kept in a local: it is only
+    // references to statics and constants, so making it again costs a few loads, where a
+    // local alive across the attempt's await would be eight words written into the future
+    // and read back, on every call.
+    let call_now = quote!(&#resolved.call(#operation, &#policy, #idempotent));
     quote! {
         static #policy: #private::RetryPolicy = #private::RetryPolicy::__from_checked(#config);
         #resolve
-        let #call = #resolved.call(#operation, &#policy, #idempotent);
         let mut #attempts = #private::Attempts::new();
         loop {
             // The result is scoped to the attempt, so it is not kept in the future across the
             // wait before the next one.
             let #delay = {
-                let #started = match #attempts.begin(&#call) {
+                let #started = match #attempts.begin(#call_now) {
                     ::core::result::Result::Ok(#started) => #started,
                     ::core::result::Result::Err(#error) => {
-                        return #returns::rejected(#attempts.rejected(&#call, #error));
+                        return #returns::rejected(#attempts.rejected(#call_now, #error));
                     }
                 };
                 // A quiet success is returned as the attempt gave it, its value moved out before
@@ -264,7 +267,7 @@ fn retry_loop(
                 // memory. Anything else is judged in place.
                 let (mut #result, #started) = match #run_attempt {
                     ::core::option::Option::Some(#result) => {
-                        match #returns::settle(#result, &#attempts, &#call, #started) {
+                        match #returns::settle(#result, &#attempts, #call_now, #started) {
                             #private::Settled::Done(#result) => return #result,
                             #private::Settled::Judge(#result, #started) => {
                                 (::core::option::Option::Some(#result), #started)
@@ -273,7 +276,7 @@ fn retry_loop(
                     }
                     ::core::option::Option::None => (::core::option::Option::None, #started),
                 };
-                match #returns::finish(&mut #attempts, &#call, #started, &mut #result) {
+                match #returns::finish(&mut #attempts, #call_now, #started, &mut #result) {
                     #private::ControlFlow::Break(()) => return #private::finished(#result),
                     #private::ControlFlow::Continue(#delay) => #delay,
                 }

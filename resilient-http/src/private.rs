@@ -112,8 +112,8 @@ impl<F: Future> Future for InSpan<'_, F> {
 }
 
 /// Waits before the next attempt.
-pub async fn sleep(delay: Duration) {
-    tokio::time::sleep(delay).await;
+pub fn sleep(delay: Duration) -> Pin<Box<tokio::time::Sleep>> {
+    Box::pin(tokio::time::sleep(delay))
 }
 
 /// Waits before the next attempt of a blocking function.
