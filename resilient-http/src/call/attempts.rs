@@ -28,8 +28,8 @@ use tokio::time::Instant;
 
 use super::Call;
 use crate::breaker::{Permit, Rejected};
-use crate::metrics::{self, AttemptOutcome, Event, EventKind};
-use crate::{Breaker, Classification, Classify, Error, GiveUp};
+use crate::metrics::{self, AttemptOutcome, Event, EventKind, MetricsSink};
+use crate::{Breaker, Classification, Classify, Error, GiveUp, RetryPolicy};
 
 /// What tokio waits for a timeout too long to represent as an instant: about 30 years, as
 /// `tokio::time::timeout` does.
@@ -134,7 +134,7 @@ impl Attempts {
                 budget.deposit();
             }
             if call.is_clocked() {
-                self.track_clocked(call);
+                self.track_clocked(call.is_measured(), call.operation, call.breaker, call.sink);
             }
         }
         let permit = match call.breaker {
@@ -145,21 +145,29 @@ impl Attempts {
         if let Some(tracked) = &mut self.tracked
             && tracked.clocked
         {
-            tracked.start_clock(call);
+            tracked.start_clock(call.policy);
         }
         Ok(Started { permit })
     }
 
     /// Starts tracking a clocked call, and opens its span if its sink is enabled.
+    ///
+    /// Handed the parts of the call it needs, in registers, rather than the call: given the
+    /// call's address, the caller keeps the call in memory, and writes it there on the success
+    /// path too, before the branch that skips this.
     #[inline(never)]
-    fn track_clocked(&mut self, call: &Call<'_>) {
+    fn track_clocked(
+        &mut self,
+        measure: bool,
+        operation: &str,
+        breaker: Option<&Breaker>,
+        sink: Option<&dyn MetricsSink>,
+    ) {
         let tracked = self.tracked();
         tracked.clocked = true;
-        tracked.measure = call.is_measured();
-        if call.sink_enabled {
-            let span = call
-                .sink
-                .call_span(call.operation, call.breaker.map(Breaker::name));
+        tracked.measure = measure;
+        if let Some(sink) = sink {
+            let span = sink.call_span(operation, breaker.map(Breaker::name));
             self.span = (!span.is_none()).then(|| Box::new(span));
         }
     }
@@ -485,14 +493,14 @@ impl Attempts {
     }
 
     fn emit(&self, call: &Call<'_>, kind: EventKind<'_>) {
-        if call.sink_enabled {
+        if let Some(sink) = call.sink {
             let breaker = call.breaker.map(|b| b.name());
             let event = Event {
                 operation: Some(call.operation),
                 breaker,
                 kind,
             };
-            metrics::emit(call.sink, event);
+            metrics::emit(sink, event);
         }
     }
 }
@@ -500,10 +508,10 @@ impl Attempts {
 impl Tracked {
     /// Reads the clock once for an admitted attempt: the start of the call (for its deadline),
     /// the attempt's limit and when it runs out, and the start of its latency.
+    /// Out of line, and handed the policy rather than the call, as `track_clocked` is.
     #[inline(never)]
-    fn start_clock(&mut self, call: &Call<'_>) {
+    fn start_clock(&mut self, policy: &RetryPolicy) {
         let now = Instant::now();
-        let policy = call.policy;
         let first_started = *self.first_started.get_or_insert(now);
         let remaining = policy
             .deadline()

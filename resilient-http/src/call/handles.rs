@@ -12,8 +12,8 @@ use crate::{Breaker, Registry, RetryBudget, RetryPolicy};
 pub(crate) struct Handles {
     pub(crate) breaker: Option<Arc<Breaker>>,
     budget: Option<Arc<RetryBudget>>,
-    sink: Arc<dyn MetricsSink>,
-    sink_enabled: bool,
+    /// The registry's sink, if it is enabled.
+    sink: Option<Arc<dyn MetricsSink>>,
 }
 
 impl Handles {
@@ -23,12 +23,11 @@ impl Handles {
         breaker: Option<&str>,
         budget: Option<&str>,
     ) -> Self {
-        let sink = registry.sink().clone();
+        let sink = registry.sink();
         Handles {
             breaker: breaker.map(|name| registry.breaker(name)),
             budget: budget.map(|name| registry.budget(name)),
-            sink_enabled: sink.enabled(),
-            sink,
+            sink: sink.enabled().then(|| sink.clone()),
         }
     }
 
@@ -45,8 +44,7 @@ impl Handles {
             policy,
             breaker: self.breaker.as_deref(),
             budget: self.budget.as_deref(),
-            sink: &*self.sink,
-            sink_enabled: self.sink_enabled,
+            sink: self.sink.as_deref(),
             idempotent,
         }
     }

@@ -13,7 +13,7 @@ pub use attempts::{Attempts, Started};
 pub(crate) use handles::Handles;
 pub use run::Run;
 
-use crate::metrics::{MetricsSink, NoopSink};
+use crate::metrics::MetricsSink;
 use crate::{Breaker, Classification, Classify, Error, RetryBudget, RetryPolicy};
 
 /// One resilient call: an operation, the policy it runs under, and optionally the breaker,
@@ -47,10 +47,10 @@ pub struct Call<'a> {
     pub(crate) policy: &'a RetryPolicy,
     pub(crate) breaker: Option<&'a Breaker>,
     pub(crate) budget: Option<&'a RetryBudget>,
-    pub(crate) sink: &'a dyn MetricsSink,
-    /// What `sink.enabled()` said when the sink was given: asked once there rather than by
-    /// every call, so that a call with the default sink makes no virtual call at all.
-    pub(crate) sink_enabled: bool,
+    /// The sink, if it is enabled: `enabled()` is asked once, when the sink is given, rather
+    /// than by every call, so that a call with the default sink makes no virtual call at all,
+    /// and a call made from a shared handle does not even look at the sink's pointer.
+    pub(crate) sink: Option<&'a dyn MetricsSink>,
     pub(crate) idempotent: bool,
 }
 
@@ -76,8 +76,7 @@ impl<'a> Call<'a> {
             policy,
             breaker: None,
             budget: None,
-            sink: &NoopSink,
-            sink_enabled: false,
+            sink: None,
             idempotent: true,
         }
     }
@@ -99,8 +98,7 @@ impl<'a> Call<'a> {
     /// Report events to `sink`. Its [`enabled`](MetricsSink::enabled) is asked here, once.
     #[inline]
     pub fn sink(mut self, sink: &'a dyn MetricsSink) -> Self {
-        self.sink = sink;
-        self.sink_enabled = sink.enabled();
+        self.sink = sink.enabled().then_some(sink);
         self
     }
 
@@ -117,7 +115,7 @@ impl<'a> Call<'a> {
     /// rule.
     #[inline]
     pub(crate) fn is_measured(&self) -> bool {
-        self.sink_enabled || self.breaker.is_some_and(Breaker::needs_latency)
+        self.sink.is_some() || self.breaker.is_some_and(Breaker::needs_latency)
     }
 
     /// Whether attempts read the clock: to measure them, or to enforce a deadline or a
