@@ -193,16 +193,23 @@ fn retry_loop(
         name("__rh_entered"),
     );
 
-    let resolve = match &args.registry {
-        None => quote! {
-            static #handles: #private::GlobalHandles = #private::GlobalHandles::new(#breaker, #budget);
-            let #resolved: &#private::Resolved = #handles.get();
-        },
+    // With the global registry, the handles are a static, asked for wherever the call is
+    // made; a reference to them would be one more word in the future.
+    let (resolve, resolved) = match &args.registry {
+        None => (
+            quote! {
+                static #handles: #private::GlobalHandles = #private::GlobalHandles::new(#breaker, #budget);
+            },
+            quote!(#handles.get()),
+        ),
         Some(registry) => {
             let expr = &registry.value;
-            quote! {
-                let #resolved = &#private::Resolved::new(#expr, #breaker, #budget);
-            }
+            (
+                quote! {
+                    let #resolved = &#private::Resolved::new(#expr, #breaker, #budget);
+                },
+                resolved.into_token_stream(),
+            )
         }
     };
 
