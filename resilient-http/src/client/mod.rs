@@ -88,11 +88,7 @@ impl Client {
 
     /// Starts a request with any method.
     pub fn request(&self, method: Method, url: impl reqwest::IntoUrl) -> RequestBuilder {
-        RequestBuilder::new(
-            self.http.request(method, url),
-            self.http.clone(),
-            self.shared.clone(),
-        )
+        RequestBuilder::new(self.http.request(method, url), self.shared.clone())
     }
 
     /// The breaker guarding this client's requests.

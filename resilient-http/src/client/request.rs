@@ -21,21 +21,17 @@ const BODY_GRACE: Duration = Duration::from_millis(10);
 #[derive(Debug)]
 #[must_use = "a request does nothing until it is sent"]
 pub struct RequestBuilder {
+    // It holds the reqwest client too, which sends the attempts: one handle on the client per
+    // request, as with reqwest itself, rather than a second one cloned beside it.
     inner: reqwest::RequestBuilder,
-    http: reqwest::Client,
     shared: Arc<Shared>,
     operation: Option<String>,
 }
 
 impl RequestBuilder {
-    pub(crate) fn new(
-        inner: reqwest::RequestBuilder,
-        http: reqwest::Client,
-        shared: Arc<Shared>,
-    ) -> Self {
+    pub(crate) fn new(inner: reqwest::RequestBuilder, shared: Arc<Shared>) -> Self {
         RequestBuilder {
             inner,
-            http,
             shared,
             operation: None,
         }
@@ -105,11 +101,11 @@ impl RequestBuilder {
         // It is the memory of a request in flight (816 bytes; 2,448 as an `async fn`).
         let RequestBuilder {
             inner,
-            http,
             shared,
             operation,
         } = self;
-        let (mut prepared, failed) = match inner.build() {
+        let (http, built) = inner.build_split();
+        let (mut prepared, failed) = match built {
             Ok(mut request) => {
                 let idempotent = prepare_idempotency(
                     &request.method().clone(),
