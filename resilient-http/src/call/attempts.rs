@@ -36,8 +36,9 @@ use crate::{Breaker, Classification, Classify, Error, GiveUp, RetryPolicy};
 pub(super) const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
 
 /// The state of one resilient call across its attempts. It does not hold the [`Call`]: every
-/// decision is handed the call, which its owner keeps (`Run` in its own fields, `#[resilient]`
-/// in a local), so that starting a call copies nothing it has just written.
+/// decision is handed the call, which its owner keeps (`Run` in its own fields) or makes again
+/// from its statics where it needs it (`#[resilient]`), so that starting a call copies nothing
+/// it has just written.
 pub struct Attempts {
     made: u32,
     /// What a call tracks beyond its count of attempts, made when first needed: by the first
