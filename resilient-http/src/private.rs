@@ -112,8 +112,8 @@ impl<F: Future> Future for InSpan<'_, F> {
 }
 
 /// Waits before the next attempt: one allocation per retry. Held in place, the timer made the
-/// function's future drop glue too large to inline, and every call, the successful ones too,
-/// paid an out-of-line call to drop a future that had finished (BENCHMARKS.md).
+/// drop glue of the function's future too large to inline, and every call, the successful ones
+/// too, paid an out-of-line call to drop a future that had finished (BENCHMARKS.md).
 pub fn sleep(delay: Duration) -> Pin<Box<tokio::time::Sleep>> {
     Box::pin(tokio::time::sleep(delay))
 }

@@ -509,6 +509,7 @@ impl Attempts {
 impl Tracked {
     /// Reads the clock once for an admitted attempt: the start of the call (for its deadline),
     /// the attempt's limit and when it runs out, and the start of its latency.
+    ///
     /// Out of line, and handed the policy rather than the call, as `track_clocked` is.
     #[inline(never)]
     fn start_clock(&mut self, policy: &RetryPolicy) {
