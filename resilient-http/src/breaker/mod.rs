@@ -275,11 +275,11 @@ impl Breaker {
             // the current state.
             return;
         }
-        if admitted.is_half_open() {
+        if admitted.is(BreakerState::HalfOpen) {
             self.record_probe(word, failure, operation);
             return;
         }
-        if !word.is_closed() {
+        if !word.is(BreakerState::Closed) {
             return;
         }
         let mut trip = false;
@@ -335,7 +335,7 @@ impl Breaker {
     #[inline(never)]
     fn release_probe(&self, epoch: u32) {
         let mut word = self.load();
-        while word.epoch() == epoch && word.is_half_open() {
+        while word.epoch() == epoch && word.is(BreakerState::HalfOpen) {
             match self.cas(word, word.with_admitted(word.admitted().saturating_sub(1))) {
                 Ok(()) => return,
                 Err(actual) => word = actual,
@@ -450,7 +450,7 @@ impl Permit<'_> {
     /// Whether this call is a half-open probe.
     #[inline]
     pub fn is_probe(&self) -> bool {
-        self.admitted.is_half_open()
+        self.admitted.is(BreakerState::HalfOpen)
     }
 
     /// Reports the call's result: whether it counts as a failure, and how long it took (needed
@@ -475,7 +475,7 @@ impl Permit<'_> {
         // Recorded: there is no probe slot to give back.
         std::mem::forget(self);
         if !failure
-            && admitted.is_closed()
+            && admitted.is(BreakerState::Closed)
             && breaker.window.is_none()
             && breaker.load() == admitted
         {

@@ -48,6 +48,8 @@ impl BreakerState {
 pub(crate) struct Word(pub(crate) u64);
 
 const FIELD: u64 = 0xffff;
+/// The bits of the state.
+const STATE: u64 = 0xff;
 
 impl Word {
     pub(crate) fn new(epoch: u32, state: BreakerState) -> Self {
@@ -55,27 +57,20 @@ impl Word {
     }
 
     pub(crate) fn state(self) -> BreakerState {
-        BreakerState::ALL[(self.0 & 0xff) as usize]
+        BreakerState::ALL[(self.0 & STATE) as usize]
     }
 
-    /// Whether the state admits every call (closed or disabled): the success path's check,
-    /// made on the bits rather than through [`state`](Word::state)'s table.
+    /// Whether the state is `state`, on the bits rather than through [`state`](Word::state)'s
+    /// table and its bounds check: what the success path and a dropped permit ask.
+    #[inline]
+    pub(crate) fn is(self, state: BreakerState) -> bool {
+        self.0 & STATE == state as u64
+    }
+
+    /// Whether the state admits every call (closed or disabled): the success path's check.
     #[inline]
     pub(crate) fn admits_all(self) -> bool {
-        let state = self.0 & 0xff;
-        state == BreakerState::Closed as u64 || state == BreakerState::Disabled as u64
-    }
-
-    /// Whether the state is half-open, on the bits: a dropped permit's check.
-    #[inline]
-    pub(crate) fn is_half_open(self) -> bool {
-        self.0 & 0xff == BreakerState::HalfOpen as u64
-    }
-
-    /// Whether the state is closed, on the bits.
-    #[inline]
-    pub(crate) fn is_closed(self) -> bool {
-        self.0 & 0xff == BreakerState::Closed as u64
+        self.is(BreakerState::Closed) || self.is(BreakerState::Disabled)
     }
 
     pub(crate) fn epoch(self) -> u32 {
