@@ -74,7 +74,7 @@ mod sync;
 pub use backoff::{Backoff, Delays};
 pub use breaker::{Breaker, BreakerConfig, BreakerState, Permit, Rejected, WindowConfig};
 pub use budget::{BudgetConfig, RetryBudget};
-pub use call::{Call, Run};
+pub use call::{Call, ClassifyOk, Judge, OkIsSuccess, Run};
 pub use classify::{Classification, Classify, GiveUp};
 pub use client::{Client, ClientBuilder, RequestBuilder, error_for_status};
 pub use clock::{Clock, ManualClock, TokioClock};

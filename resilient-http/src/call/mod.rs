@@ -2,6 +2,7 @@
 
 mod attempts;
 mod handles;
+mod judge;
 mod run;
 
 use std::fmt;
@@ -11,6 +12,7 @@ use std::time::Duration;
 
 pub use attempts::{Attempts, Started};
 pub(crate) use handles::Handles;
+pub use judge::{ClassifyOk, Judge, OkIsSuccess};
 pub use run::Run;
 
 use crate::metrics::MetricsSink;
@@ -134,16 +136,13 @@ impl<'a> Call<'a> {
     /// The last attempt's error (after [`Classify::on_give_up`]), or an [`Error`] of the
     /// runtime's own converted into `E`: the breaker is open, an attempt timed out, or the
     /// deadline passed.
-    pub fn run<T, E, F, Fut>(
-        self,
-        operation: F,
-    ) -> Run<'a, F, Fut, impl Fn(&Result<T, E>) -> Classification>
+    pub fn run<T, E, F, Fut>(self, operation: F) -> Run<'a, F, Fut, OkIsSuccess>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
         E: Classify + From<Error>,
     {
-        Run::new(self, operation, classify_error, true)
+        Run::new(self, operation)
     }
 
     /// Like [`run`](Call::run), but the `Ok` value is classified too, so `Ok(response)` with a
@@ -151,17 +150,14 @@ impl<'a> Call<'a> {
     ///
     /// # Errors
     /// As [`run`](Call::run).
-    pub fn run_classified<T, E, F, Fut>(
-        self,
-        operation: F,
-    ) -> Run<'a, F, Fut, impl Fn(&Result<T, E>) -> Classification>
+    pub fn run_classified<T, E, F, Fut>(self, operation: F) -> Run<'a, F, Fut, ClassifyOk>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
         T: Classify,
         E: Classify + From<Error>,
     {
-        Run::new(self, operation, Classify::classify, false)
+        Run::new(self, operation)
     }
 
     /// The blocking twin of [`run`](Call::run): waits with `std::thread::sleep`. The operation

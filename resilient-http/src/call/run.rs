@@ -14,6 +14,7 @@
 //! measured no slower than a boxed one on the success path.
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::ops::ControlFlow;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
@@ -22,7 +23,7 @@ use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
 
 use super::attempts::FAR_FUTURE;
-use super::{Attempts, Call, Started};
+use super::{Attempts, Call, Judge, Started};
 use crate::{Classification, Classify, Error};
 
 pin_project! {
@@ -32,15 +33,14 @@ pin_project! {
     /// Dropping it cancels the call: the attempt under way is dropped with it and gives back
     /// its half-open probe slot, if it held one.
     #[must_use = "futures do nothing unless polled"]
-    pub struct Run<'a, F, Fut, C> {
+    pub struct Run<'a, F, Fut, J> {
         call: Call<'a>,
         attempts: Attempts,
         operation: F,
-        classify: C,
-        // Whether every `Ok` is a success (`run`), so the success path need not classify it.
-        // `run_classified`'s results are classified out of line: classifying them here would
-        // take the result's address on `run`'s path too, and put it in memory.
-        ok_is_success: bool,
+        // How a result is judged: a type, so that `run`'s success path has no classification
+        // in it at all. Classifying its results there, even behind a branch, would take their
+        // address and put them in memory.
+        judge: PhantomData<fn() -> J>,
         #[pin]
         attempt: Option<Fut>,
         started: Option<Started<'a>>,
@@ -51,15 +51,14 @@ pin_project! {
     }
 }
 
-impl<'a, F, Fut, C> Run<'a, F, Fut, C> {
+impl<'a, F, Fut, J> Run<'a, F, Fut, J> {
     #[inline(always)]
-    pub(super) fn new(call: Call<'a>, operation: F, classify: C, ok_is_success: bool) -> Self {
+    pub(super) fn new(call: Call<'a>, operation: F) -> Self {
         Run {
             call,
             attempts: Attempts::new(),
             operation,
-            classify,
-            ok_is_success,
+            judge: PhantomData,
             attempt: None,
             started: None,
             timer: None,
@@ -68,12 +67,12 @@ impl<'a, F, Fut, C> Run<'a, F, Fut, C> {
     }
 }
 
-impl<T, E, F, Fut, C> Future for Run<'_, F, Fut, C>
+impl<T, E, F, Fut, J> Future for Run<'_, F, Fut, J>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, E>>,
     E: Classify + From<Error>,
-    C: Fn(&Result<T, E>) -> Classification,
+    J: Judge<T, E>,
 {
     type Output = Result<T, E>;
 
@@ -111,10 +110,7 @@ where
             let result = match polled {
                 Poll::Ready(result) => {
                     this.attempt.set(None);
-                    if *this.ok_is_success
-                        && result.is_ok()
-                        && attempts.is_quiet_success(Classification::Success)
-                    {
+                    if J::succeeded(&result) && attempts.is_quiet_success(Classification::Success) {
                         if let Some(started) = this.started.take() {
                             Attempts::record_success(this.call, started);
                         }
@@ -137,7 +133,7 @@ where
                 this.started,
                 this.timer.as_mut(),
                 result,
-                &*this.classify,
+                &J::classify,
             );
             match next {
                 ControlFlow::Break(result) => return Poll::Ready(result),
