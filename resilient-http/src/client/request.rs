@@ -26,6 +26,9 @@ pub struct RequestBuilder {
     inner: reqwest::RequestBuilder,
     shared: Arc<Shared>,
     operation: Option<String>,
+    /// Whether reqwest's builder was handed to the caller's code by [`map`](Self::map), which
+    /// may have put extensions on the request that only reqwest's `try_clone` copies.
+    mapped: bool,
 }
 
 impl RequestBuilder {
@@ -34,6 +37,7 @@ impl RequestBuilder {
             inner,
             shared,
             operation: None,
+            mapped: false,
         }
     }
 
@@ -45,32 +49,32 @@ impl RequestBuilder {
         HeaderValue: TryFrom<V>,
         <HeaderValue as TryFrom<V>>::Error: Into<http::Error>,
     {
-        self.map(|b| b.header(key, value))
+        self.apply(|b| b.header(key, value))
     }
 
     /// Adds headers.
     pub fn headers(self, headers: HeaderMap) -> Self {
-        self.map(|b| b.headers(headers))
+        self.apply(|b| b.headers(headers))
     }
 
     /// Sets a bearer token.
     pub fn bearer_auth(self, token: impl std::fmt::Display) -> Self {
-        self.map(|b| b.bearer_auth(token))
+        self.apply(|b| b.bearer_auth(token))
     }
 
     /// Sets the body. A streaming body cannot be replayed, so its request is sent only once.
     pub fn body(self, body: impl Into<Body>) -> Self {
-        self.map(|b| b.body(body))
+        self.apply(|b| b.body(body))
     }
 
     /// Sets a JSON body.
     pub fn json<T: Serialize + ?Sized>(self, json: &T) -> Self {
-        self.map(|b| b.json(json))
+        self.apply(|b| b.json(json))
     }
 
     /// A timeout for each attempt of this request, on top of the policy's.
     pub fn timeout(self, timeout: Duration) -> Self {
-        self.map(|b| b.timeout(timeout))
+        self.apply(|b| b.timeout(timeout))
     }
 
     /// The operation name of this request in metrics (default: the client's).
@@ -80,10 +84,14 @@ impl RequestBuilder {
     }
 
     /// Applies any other `reqwest::RequestBuilder` method.
-    pub fn map(
-        mut self,
-        f: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
-    ) -> Self {
+    pub fn map(self, f: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder) -> Self {
+        RequestBuilder {
+            mapped: true,
+            ..self.apply(f)
+        }
+    }
+
+    fn apply(mut self, f: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder) -> Self {
         self.inner = f(self.inner);
         self
     }
@@ -103,6 +111,7 @@ impl RequestBuilder {
             inner,
             shared,
             operation,
+            mapped,
         } = self;
         let (http, built) = inner.build_split();
         let (mut prepared, failed) = match built {
@@ -142,10 +151,15 @@ impl RequestBuilder {
             // behind the runtime's own limit, so that up to the head the runtime's limit (and
             // its error) always comes first, even when both timers would fire in the same tick
             // of tokio's 1 ms wheel.
+            let copy: fn(&reqwest::Request) -> Option<reqwest::Request> = if mapped {
+                reqwest::Request::try_clone
+            } else {
+                copy_built
+            };
             let declared = policy.deadline();
             let mut deadline = None;
             call.run_classified(|| {
-                let mut attempt = replay.next(reqwest::Request::try_clone);
+                let mut attempt = replay.next(copy);
                 if let Some(declared) = declared {
                     let now = Instant::now();
                     let deadline = *deadline.get_or_insert(now + declared + BODY_GRACE);
@@ -167,5 +181,96 @@ impl RequestBuilder {
             })
             .await
         }
+    }
+}
+
+/// A copy of a request made only through this builder's own methods, for the next attempt.
+///
+/// reqwest's `try_clone` sets the copy's timeout before it replaces the copy's extensions with
+/// the original's, and setting it makes a map of extensions (two allocations and a hash) only
+/// for it to be dropped: a third of what the `Client` adds to a request (BENCHMARKS.md). Through
+/// this builder's methods, reqwest 0.13 puts nothing in a request's extensions but that timeout,
+/// so a bodiless request is copied here field by field, its timeout with it (a test checks this
+/// against reqwest). A request with a body goes through `try_clone`: reqwest keeps the clone of
+/// a body to itself.
+fn copy_built(request: &reqwest::Request) -> Option<reqwest::Request> {
+    if request.body().is_some() {
+        return request.try_clone();
+    }
+    let mut copy = reqwest::Request::new(request.method().clone(), request.url().clone());
+    *copy.headers_mut() = request.headers().clone();
+    *copy.version_mut() = request.version();
+    if let Some(timeout) = request.timeout() {
+        *copy.timeout_mut() = Some(*timeout);
+    }
+    Some(copy)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use reqwest::header::{HeaderMap, HeaderValue};
+
+    use super::copy_built;
+    use crate::Client;
+
+    /// What reqwest sends of a request, extensions counted: a copy that left one out would
+    /// send less than the original.
+    fn sent(request: reqwest::Request) -> impl PartialEq + std::fmt::Debug {
+        let timeout = request.timeout().copied();
+        let request = http::Request::try_from(request).expect("a built request converts");
+        (
+            request.method().clone(),
+            request.uri().clone(),
+            request.headers().clone(),
+            request.version(),
+            request.extensions().len(),
+            timeout,
+        )
+    }
+
+    #[test]
+    fn a_copy_sends_what_the_request_built_by_the_builders_own_methods_sends() {
+        let client = Client::new();
+        let mut headers = HeaderMap::new();
+        headers.insert("x-many", HeaderValue::from_static("1"));
+        let built = [
+            client.get("http://127.0.0.1/"),
+            client
+                .delete("http://user:pw@127.0.0.1:8080/a?q=1#f")
+                .header("x-one", "1")
+                .headers(headers)
+                .bearer_auth("token")
+                .timeout(Duration::from_millis(1500))
+                .operation("delete"),
+            client
+                .head("http://127.0.0.1/")
+                .timeout(Duration::from_secs(2)),
+        ];
+        for builder in built {
+            assert!(!builder.mapped);
+            let original = builder.inner.build().expect("a valid request");
+            let copy = copy_built(&original).expect("a bodiless request is copied");
+            assert_eq!(sent(copy), sent(original));
+        }
+    }
+
+    #[test]
+    fn a_request_with_a_body_or_mapped_is_copied_by_reqwest() {
+        let client = Client::new();
+        let original = client
+            .post("http://127.0.0.1/")
+            .body("payload")
+            .inner
+            .build()
+            .expect("a valid request");
+        let copy = copy_built(&original).expect("a byte body is copied");
+        assert_eq!(
+            copy.body().and_then(reqwest::Body::as_bytes),
+            Some(&b"payload"[..])
+        );
+        assert_eq!(sent(copy), sent(original));
+        assert!(client.get("http://127.0.0.1/").map(|b| b).mapped);
     }
 }
