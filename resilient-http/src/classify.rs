@@ -178,12 +178,14 @@ fn cut_short(err: &reqwest::Error) -> bool {
 }
 
 impl Classify for reqwest::Response {
+    #[inline]
     fn classify(&self) -> Classification {
         of_status(self.status(), self.headers())
     }
 }
 
 /// A response's classification: success below 400, otherwise its status and `Retry-After`.
+#[inline]
 pub(crate) fn of_status(
     status: StatusCode,
     headers: &reqwest::header::HeaderMap,

@@ -329,6 +329,7 @@ pub(crate) fn prepare_idempotency(
 
 impl Shared {
     /// The call of one request, under `policy`, named `operation` (default: the client's).
+    #[inline]
     pub(crate) fn call<'a>(
         &'a self,
         policy: &'a RetryPolicy,
@@ -339,7 +340,10 @@ impl Shared {
         self.handles.call(operation, policy, idempotent)
     }
 
-    /// The error for a response whose status the policy would have retried.
+    /// The error for a response whose status the policy would have retried. Inlined, as is
+    /// the classification of a response, so that a success costs the `Client` a bit test here
+    /// rather than a call.
+    #[inline]
     pub(crate) fn status_error(
         &self,
         status: reqwest::StatusCode,

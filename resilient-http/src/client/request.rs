@@ -103,6 +103,9 @@ impl RequestBuilder {
     /// [`Error::Transport`] for a transport failure (or a request that could not be built);
     /// [`Error::CircuitOpen`], [`Error::AttemptTimeout`], [`Error::DeadlineExceeded`] and
     /// [`Error::BudgetExhausted`] when the runtime stopped the call.
+    // Inlined, so that the caller can build the future where it keeps it: returned from a
+    // call, the future (over 800 bytes) was copied twice on its way there.
+    #[inline]
     pub fn send(self) -> impl Future<Output = Result<Response, Error>> {
         // The request is built and checked here, before the future exists, so that the future
         // holds what the attempts need and no more: not this builder, not the request twice.
@@ -198,7 +201,10 @@ fn copy_built(request: &reqwest::Request) -> Option<reqwest::Request> {
         return request.try_clone();
     }
     let mut copy = reqwest::Request::new(request.method().clone(), request.url().clone());
-    *copy.headers_mut() = request.headers().clone();
+    // The copy's own map is new and empty: cloning an empty one over it would only drop it.
+    if !request.headers().is_empty() {
+        *copy.headers_mut() = request.headers().clone();
+    }
     *copy.version_mut() = request.version();
     if let Some(timeout) = request.timeout() {
         *copy.timeout_mut() = Some(*timeout);
