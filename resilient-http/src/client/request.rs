@@ -147,6 +147,11 @@ impl RequestBuilder {
             let shared = &*shared;
             let policy = shared.policy_for(replayable);
             let call = shared.call(policy, operation.as_deref(), idempotent);
+            let copy: fn(&reqwest::Request) -> Option<reqwest::Request> = if mapped {
+                reqwest::Request::try_clone
+            } else {
+                copy_built
+            };
             // The runtime bounds each attempt up to the response's head; the body is read
             // after `send` returns. Giving every attempt reqwest's whole-request timeout, set
             // to what is left of the deadline, bounds the body too: a server trickling it
@@ -154,11 +159,6 @@ impl RequestBuilder {
             // behind the runtime's own limit, so that up to the head the runtime's limit (and
             // its error) always comes first, even when both timers would fire in the same tick
             // of tokio's 1 ms wheel.
-            let copy: fn(&reqwest::Request) -> Option<reqwest::Request> = if mapped {
-                reqwest::Request::try_clone
-            } else {
-                copy_built
-            };
             let declared = policy.deadline();
             let mut deadline = None;
             call.run_classified(|| {
