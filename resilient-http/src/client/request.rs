@@ -191,7 +191,7 @@ impl RequestBuilder {
 ///
 /// reqwest's `try_clone` sets the copy's timeout before it replaces the copy's extensions with
 /// the original's, and setting it makes a map of extensions (two allocations and a hash) only
-/// for it to be dropped: a third of what the `Client` adds to a request (BENCHMARKS.md). Through
+/// for it to be dropped, on every request (BENCHMARKS.md, "The fifth pass"). Through
 /// this builder's methods, reqwest 0.13 puts nothing in a request's extensions but that timeout,
 /// so a bodiless request is copied here field by field, its timeout with it (a test checks this
 /// against reqwest). A request with a body goes through `try_clone`: reqwest keeps the clone of
