@@ -83,7 +83,9 @@ impl RequestBuilder {
         self
     }
 
-    /// Applies any other `reqwest::RequestBuilder` method.
+    /// Applies any other `reqwest::RequestBuilder` method. A request changed this way is copied
+    /// for each attempt by reqwest's own `try_clone`, which keeps anything such a method may
+    /// have put in the request's extensions.
     pub fn map(self, f: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder) -> Self {
         RequestBuilder {
             mapped: true,
@@ -187,15 +189,16 @@ impl RequestBuilder {
     }
 }
 
-/// A copy of a request made only through this builder's own methods, for the next attempt.
+/// A copy of a request built only through [`RequestBuilder`]'s own methods, for the next
+/// attempt.
 ///
 /// reqwest's `try_clone` sets the copy's timeout before it replaces the copy's extensions with
 /// the original's, and setting it makes a map of extensions (two allocations and a hash) only
-/// for it to be dropped, on every request (BENCHMARKS.md, "The fifth pass"). Through
-/// this builder's methods, reqwest 0.13 puts nothing in a request's extensions but that timeout,
-/// so a bodiless request is copied here field by field, its timeout with it (a test checks this
-/// against reqwest). A request with a body goes through `try_clone`: reqwest keeps the clone of
-/// a body to itself.
+/// for it to be dropped, on every request (BENCHMARKS.md, "The fifth pass"). Through those
+/// methods, reqwest 0.13 puts nothing in a request's extensions but that timeout, so a bodiless
+/// request is copied here field by field, its timeout with it (a test checks this against
+/// reqwest). A request with a body goes through `try_clone`: reqwest keeps the clone of a body
+/// to itself.
 fn copy_built(request: &reqwest::Request) -> Option<reqwest::Request> {
     if request.body().is_some() {
         return request.try_clone();
