@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
@@ -178,6 +179,74 @@ async fn a_spent_budget_reports_a_budget_exhaustion() {
     assert_eq!(stats.budget_exhaustions, 1);
     assert_eq!(stats.retries, 1);
     assert_eq!(stats.give_ups, 1);
+}
+
+/// A sink that panics whenever the runtime calls into it: on every event, and when it is asked
+/// for a call's span.
+#[derive(Debug, Default)]
+struct PanickingSink {
+    calls: AtomicUsize,
+}
+
+impl MetricsSink for PanickingSink {
+    fn record(&self, _event: &Event<'_>) {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        panic!("this sink panics on every event");
+    }
+
+    fn call_span(&self, _operation: &str, _breaker: Option<&str>) -> tracing::Span {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        panic!("this sink panics when asked for a span");
+    }
+}
+
+/// Three calls reporting to `sink` whose every attempt fails with a 503, under a breaker that
+/// opens after three failures in a row and a budget that allows one retry: between them they
+/// retry, spend the budget, give up, trip the breaker and are rejected by it. Returns each
+/// call's result, and the state the breaker and the budget are left in.
+async fn a_failing_streak(sink: &dyn MetricsSink) -> (Vec<String>, BreakerState, f64) {
+    let registry = Registry::builder()
+        .config(RegistryConfig {
+            breaker: BreakerConfig {
+                consecutive_failures: Some(3),
+                ..BreakerConfig::new()
+            },
+            budget: BudgetConfig {
+                retry_ratio: 0.0,
+                min_retries_per_second: 1,
+                ..BudgetConfig::new()
+            },
+            ..RegistryConfig::default()
+        })
+        .clock(Arc::new(ManualClock::new()))
+        .build()
+        .unwrap();
+    let (breaker, budget) = (registry.breaker("inventory"), registry.budget("inventory"));
+    let mut results = Vec::new();
+    for _ in 0..3 {
+        let result: Result<(), Error> = Call::new("inventory.count", &policy(5))
+            .breaker(&breaker)
+            .budget(&budget)
+            .sink(sink)
+            .run(|| async { Err(status(503)) })
+            .await;
+        results.push(format!("{result:?}"));
+    }
+    (results, breaker.state(), budget.balance())
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panicking_sink_changes_nothing_but_the_events() {
+    let quiet = a_failing_streak(&InMemorySink::new()).await;
+    let sink = PanickingSink::default();
+    let loud = a_failing_streak(&sink).await;
+
+    assert_eq!(loud, quiet);
+    assert_eq!(quiet.1, BreakerState::Open);
+    assert!(quiet.0[0].contains("BudgetExhausted"), "{:?}", quiet.0);
+    assert!(quiet.0[2].contains("CircuitOpen"), "{:?}", quiet.0);
+    // Asked for three spans and told of every event, it panicked each time.
+    assert!(sink.calls.load(Ordering::Relaxed) > 3);
 }
 
 #[tokio::test(start_paused = true)]

@@ -168,7 +168,7 @@ impl Attempts {
         tracked.clocked = true;
         tracked.measure = measure;
         if let Some(sink) = sink {
-            let span = sink.call_span(operation, breaker.map(Breaker::name));
+            let span = metrics::call_span(sink, operation, breaker.map(Breaker::name));
             self.span = (!span.is_none()).then(|| Box::new(span));
         }
     }

@@ -38,7 +38,7 @@ use crate::{BreakerState, Classification, GiveUp};
 ///
 /// Called inline on the calling task, so keep it cheap; state changes of breakers and budgets
 /// are complete before a sink sees them, and a sink that panics is contained (the panic is
-/// logged once and the event dropped), so it cannot corrupt them.
+/// logged once and the event, or the span, dropped), so it cannot corrupt them.
 ///
 /// A breaker reports each transition while it still holds its transition lock, so a sink sees
 /// one breaker's transitions in the order they were made. From inside `record`, a sink must
@@ -57,7 +57,8 @@ pub trait MetricsSink: Send + Sync + fmt::Debug {
 
     /// The `tracing` span a call of `operation` runs in, asked once per call when the sink is
     /// [`enabled`](MetricsSink::enabled): the call's attempts are polled inside it and its
-    /// events are reported inside it. The default is no span; [`TracingSink`] opens one.
+    /// events are reported inside it. The default is no span; [`TracingSink`] opens one. If it
+    /// panics, the call runs without a span.
     fn call_span(&self, operation: &str, breaker: Option<&str>) -> tracing::Span {
         let _ = (operation, breaker);
         tracing::Span::none()
@@ -192,13 +193,29 @@ impl MetricsSink for NoopSink {
 
 /// Delivers `event` to `sink`, containing a panicking sink.
 pub(crate) fn emit(sink: &dyn MetricsSink, event: Event<'_>) {
+    contain(sink, || sink.record(&event));
+}
+
+/// The span `sink` opens for a call of `operation`; no span if the sink panics.
+pub(crate) fn call_span(
+    sink: &dyn MetricsSink,
+    operation: &str,
+    breaker: Option<&str>,
+) -> tracing::Span {
+    contain(sink, || sink.call_span(operation, breaker)).unwrap_or_else(tracing::Span::none)
+}
+
+/// Runs `f`, a call into `sink`, and contains its panic: a sink is the user's code, and
+/// unwinding out of it would leave the call, and what it holds of the breaker and the budget,
+/// half done. The first panic is reported, the rest are dropped silently.
+fn contain<R>(sink: &dyn MetricsSink, f: impl FnOnce() -> R) -> Option<R> {
     static REPORTED: AtomicBool = AtomicBool::new(false);
-    if catch_unwind(AssertUnwindSafe(|| sink.record(&event))).is_err()
-        && !REPORTED.swap(true, Ordering::Relaxed)
-    {
+    let result = catch_unwind(AssertUnwindSafe(f));
+    if result.is_err() && !REPORTED.swap(true, Ordering::Relaxed) {
         tracing::error!(
             sink = ?sink,
-            "a metrics sink panicked; its event was dropped (reported once)"
+            "a metrics sink panicked; what it was asked for was dropped (reported once)"
         );
     }
+    result.ok()
 }
