@@ -3,15 +3,17 @@
 //!
 //! The budget's arithmetic (see `resilient_http::RetryBudget`): it starts with one second of
 //! floor (`min_retries_per_second` tokens), every first attempt deposits `retry_ratio` of a
-//! token, the floor refills `min_retries_per_second` tokens a second, and every retry withdraws
-//! one token. So `n` calls in `t` seconds make at most
-//! `n + n * retry_ratio + min_retries_per_second * (1 + t)` requests.
+//! token, the floor refills `min_retries_per_second` tokens a second, every retry withdraws one
+//! token, and the balance never exceeds `window` seconds of floor. So `n` calls make at most
+//! `n * (1 + retry_ratio)` requests plus the floor's tokens: one second's worth from a fresh
+//! budget, more as its clock moves, never more than `window` seconds' worth however long it was
+//! quiet. The storms here run the budget on a manual clock, so those bounds are exact.
 
 mod support;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::StatusCode;
 use resilient_http::{
@@ -47,14 +49,17 @@ async fn storm(client: &Client, url: &str) -> Vec<Result<reqwest::Response, Erro
     results
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn default_budget_caps_retries_under_a_failing_backend() {
-    let server = FaultServer::always(Reply::status(503));
+/// A registry with every default but a manual clock, reporting to an in-memory sink, and a
+/// client of it drawing on the budget `storm` with no breaker: a breaker would stop a storm on
+/// its own and hide what the budget does.
+fn storm_client() -> (Client, ManualClock, Arc<InMemorySink>) {
+    let clock = ManualClock::new();
     let sink = Arc::new(InMemorySink::new());
-    let registry = Registry::builder().sink(sink.clone()).build().unwrap();
-    // The budget's clock starts when the client creates it.
-    let started = Instant::now();
-    // No breaker: it would stop the storm on its own and hide what the budget does.
+    let registry = Registry::builder()
+        .clock(Arc::new(clock.clone()))
+        .sink(sink.clone())
+        .build()
+        .unwrap();
     let client = Client::builder()
         .registry(&registry)
         .policy(policy())
@@ -63,24 +68,27 @@ async fn default_budget_caps_retries_under_a_failing_backend() {
         .operation("storm")
         .build()
         .unwrap();
+    (client, clock, sink)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_budget_caps_retries_under_a_failing_backend() {
+    let server = FaultServer::always(Reply::status(503));
+    let (client, _clock, sink) = storm_client();
 
     let results = storm(&client, &server.url("/")).await;
-    let elapsed = started.elapsed().as_secs_f64();
 
-    // Default budget: retry_ratio 0.2, min_retries_per_second 10, starting with 10 tokens, so
-    // hits <= 100 first attempts + 100 * 0.2 + 10 + 10 * elapsed_secs. The bound is tight: a
-    // run typically makes 131 requests against a bound of about 131.5.
+    // Default budget: retry_ratio 0.2 and min_retries_per_second 10, starting with 10 tokens.
+    // The clock does not move, so the floor refills nothing: 100 first attempts, and at most
+    // 100 * 0.2 + 10 = 30 retries.
     let defaults = BudgetConfig::new();
-    let floor = f64::from(defaults.min_retries_per_second);
-    let calls = CALLS as f64;
-    let bound = calls + calls * defaults.retry_ratio + floor + floor * elapsed;
+    let floor = defaults.min_retries_per_second as usize;
+    let bound = CALLS + (CALLS as f64 * defaults.retry_ratio) as usize + floor;
+    assert_eq!(bound, 130);
     let hits = server.hits();
-    assert!(
-        hits as f64 <= bound,
-        "{hits} requests for {CALLS} calls in {elapsed:.3}s; the budget allows at most {bound:.1}"
-    );
+    assert!(hits <= bound, "{hits} requests for {CALLS} calls");
     // Every call made its first attempt, and the starting tokens were certainly spent.
-    assert!(hits >= CALLS + 10, "{hits}");
+    assert!(hits >= CALLS + floor, "{hits}");
 
     let stats = sink.operation("storm");
     assert!(stats.budget_exhaustions > 0, "{stats:?}");
@@ -141,6 +149,27 @@ async fn without_a_budget_every_call_makes_every_attempt() {
         );
     }
     assert_eq!(sink.operation("storm").budget_exhaustions, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credit_saved_over_a_quiet_spell_adds_at_most_a_window_of_floor() {
+    let server = FaultServer::always(Reply::status(503));
+    let (client, clock, _sink) = storm_client();
+    // A quiet window: the floor refills the balance to its cap, `min_retries_per_second *
+    // window` tokens, and no further.
+    let defaults = BudgetConfig::new();
+    clock.advance(defaults.window * 2);
+
+    storm(&client, &server.url("/")).await;
+
+    let floor = defaults.min_retries_per_second as usize;
+    let saved = floor * defaults.window.as_secs() as usize;
+    let bound = CALLS + (CALLS as f64 * defaults.retry_ratio) as usize + saved;
+    assert_eq!(bound, 220);
+    let hits = server.hits();
+    assert!(hits <= bound, "{hits} requests for {CALLS} calls");
+    // More than a budget that was never quiet allows: the saved credit was drawn on.
+    assert!(hits > CALLS + floor + CALLS / 5, "{hits}");
 }
 
 /// A registry whose budget `tight` starts with a single token, earns nothing from traffic and
