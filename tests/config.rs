@@ -126,6 +126,45 @@ fn an_empty_file_gives_the_defaults() {
     assert_eq!(policy, RetryPolicy::default());
 }
 
+/// Every default, value by value, as the README's configuration reference and each type's
+/// `# Default` section give it: a default changed in code must be changed there too.
+#[test]
+fn the_defaults_are_the_documented_ones() {
+    let policy = RetryPolicy::default();
+    assert_eq!(policy.max_attempts(), 3);
+    assert_eq!(
+        policy.retry_on().iter().collect::<Vec<_>>(),
+        [408, 429, 500, 502, 503, 504]
+    );
+    assert_eq!(
+        *policy.backoff(),
+        Backoff::exponential(Duration::from_millis(100), 2.0, secs(10))
+    );
+    assert_eq!(policy.jitter(), Jitter::Full);
+    assert_eq!(policy.attempt_timeout(), None);
+    assert_eq!(policy.deadline(), None);
+    assert!(!policy.retry_non_idempotent());
+    assert_eq!(policy.jitter_seed(), None);
+
+    let breaker = BreakerConfig::new();
+    assert_eq!(breaker.consecutive_failures, Some(5));
+    assert_eq!(breaker.failure_rate_threshold, None);
+    assert_eq!(breaker.slow_call_rate_threshold, None);
+    assert_eq!(breaker.slow_call_duration, secs(5));
+    assert_eq!(breaker.window, WindowConfig::Count { size: 100 });
+    assert_eq!(breaker.minimum_calls, 20);
+    assert_eq!(breaker.open_duration, secs(30));
+    assert_eq!(breaker.open_duration_multiplier, 1.0);
+    assert_eq!(breaker.max_open_duration, secs(300));
+    assert_eq!(breaker.half_open_probes, 1);
+
+    let budget = BudgetConfig::new();
+    assert!(budget.enabled);
+    assert_eq!(budget.retry_ratio, 0.2);
+    assert_eq!(budget.min_retries_per_second, 10);
+    assert_eq!(budget.window, secs(10));
+}
+
 #[test]
 fn retry_config_from_toml() {
     let policy = toml::from_str::<RetryConfig>(
