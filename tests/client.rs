@@ -143,6 +143,27 @@ async fn reset_connection_is_retried() {
     assert_eq!(stats.outcomes.get("success"), Some(&1), "{stats:?}");
 }
 
+/// reqwest reports the early end of stream as a request error (hyper's `IncompleteMessage`, no
+/// I/O error underneath), which is classified as transient, so a GET is retried.
+#[tokio::test]
+async fn connection_closed_before_the_reply_is_retried() {
+    let server = FaultServer::start(vec![Reply::close_before_reply(), Reply::ok()]);
+    let (registry, sink) = registry_with_sink();
+    let client = client(&registry, quick_policy(3));
+
+    let response = client.get(server.url("/")).send().await.unwrap();
+
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(server.hits(), 2);
+    let stats = sink.operation("default");
+    assert_eq!(
+        stats.outcomes.get("transport_failed"),
+        Some(&1),
+        "{stats:?}"
+    );
+    assert_eq!(stats.outcomes.get("success"), Some(&1), "{stats:?}");
+}
+
 #[tokio::test]
 async fn connect_refused_is_retried_then_reported_as_transport_error() {
     let url = closed_port_url();

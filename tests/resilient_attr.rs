@@ -5,6 +5,7 @@
 mod support;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use resilient_http::{
@@ -18,6 +19,9 @@ struct Payments {
     http: reqwest::Client,
     base: String,
     registry: Registry,
+    /// How many times the body of `misaddressed` ran: its request never reaches the server, so
+    /// the server's request count cannot show whether it was retried.
+    runs: AtomicU32,
 }
 
 impl Payments {
@@ -26,6 +30,7 @@ impl Payments {
             http: reqwest::Client::new(),
             base: server.url(""),
             registry,
+            runs: AtomicU32::new(0),
         }
     }
 
@@ -62,6 +67,26 @@ impl Payments {
                 budget = false, registry = &self.registry)]
     async fn with_deadline(&self) -> Result<String, Error> {
         self.get("hang").await
+    }
+
+    /// Decodes the body as JSON: a body that is not JSON fails the same way on every attempt.
+    #[resilient(max_attempts = 3, backoff = constant("5ms"), jitter = none,
+                registry = &self.registry)]
+    async fn statement(&self) -> Result<serde_json::Value, Error> {
+        let response = self
+            .http
+            .get(format!("{}statement", self.base))
+            .send()
+            .await?;
+        Ok(response.json().await?)
+    }
+
+    /// Sends to a URL without a host, which reqwest refuses before connecting (a builder error).
+    #[resilient(max_attempts = 3, backoff = constant("5ms"), jitter = none,
+                registry = &self.registry)]
+    async fn misaddressed(&self) -> Result<String, Error> {
+        self.runs.fetch_add(1, Ordering::Relaxed);
+        Ok(self.http.get("http://").send().await?.text().await?)
     }
 }
 
@@ -157,6 +182,31 @@ async fn the_deadline_bounds_the_whole_call() {
     );
     assert!(elapsed < Duration::from_secs(3), "took {elapsed:?}");
     assert!((3..=5).contains(&server.hits()), "hits: {}", server.hits());
+}
+
+#[tokio::test]
+async fn a_body_that_does_not_decode_is_not_retried() {
+    let server = FaultServer::always(Reply::ok().body("<html>busy</html>"));
+    let client = Payments::new(&server, Registry::new());
+    let err = client.statement().await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Transport { source, attempts: 1 } if source.is_decode()),
+        "expected a decode error after one attempt, got {err:?}"
+    );
+    assert_eq!(server.hits(), 1);
+}
+
+#[tokio::test]
+async fn a_request_that_does_not_build_is_not_retried() {
+    let server = FaultServer::always(Reply::ok());
+    let client = Payments::new(&server, Registry::new());
+    let err = client.misaddressed().await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Transport { source, attempts: 1 } if source.is_builder()),
+        "expected a builder error after one attempt, got {err:?}"
+    );
+    assert_eq!(client.runs.load(Ordering::Relaxed), 1);
+    assert_eq!(server.hits(), 0);
 }
 
 #[tokio::test]

@@ -1,9 +1,9 @@
 //! Shared helpers of the integration tests: a fault-injecting HTTP server on 127.0.0.1.
 //!
 //! [`FaultServer`] answers requests from a script of [`Reply`]s: statuses, headers, bodies and
-//! delays, and transport faults that a real flaky upstream produces (a TCP reset, a truncated body,
-//! a request that is never answered). It records every request it reads, so tests can check how
-//! many attempts a client made and what each one carried.
+//! delays, and transport faults that a real flaky upstream produces (a TCP reset, a connection
+//! closed before the reply, a truncated body, a request that is never answered). It records every
+//! request it reads, so tests can check how many attempts a client made and what each one carried.
 //!
 //! # Why a small raw HTTP/1.1 server, not axum
 //!
@@ -69,6 +69,8 @@ enum Fault {
     None,
     /// Abort the connection with a TCP RST before any response byte.
     Reset,
+    /// Close the connection cleanly (FIN, no RST) before any response byte.
+    CloseBeforeReply,
     /// Declare a longer body than is sent, then close.
     TruncatedBody,
     /// Keep the connection open and never answer.
@@ -122,6 +124,17 @@ impl Reply {
     pub(crate) fn reset() -> Self {
         Self {
             fault: Fault::Reset,
+            ..Self::status(200)
+        }
+    }
+
+    /// Reads the request, then closes the connection cleanly (FIN, no RST) before sending any
+    /// response byte: what an upstream does when it crashes or restarts gracefully, or when a
+    /// proxy drops a connection it deems idle. Unlike [`Reply::reset`], the client sees an early
+    /// end of stream, not "connection reset by peer": hyper reports the response as incomplete.
+    pub(crate) fn close_before_reply() -> Self {
+        Self {
+            fault: Fault::CloseBeforeReply,
             ..Self::status(200)
         }
     }
@@ -464,6 +477,13 @@ async fn serve_connection(stream: TcpStream, connection: usize, shared: Arc<Shar
             Fault::Reset => {
                 // Zero linger turns the close on drop into an abortive close: RST, not FIN.
                 let _ = conn.stream.set_zero_linger();
+                return;
+            }
+            Fault::CloseBeforeReply => {
+                // FIN now; then read until the client closes its side, so the socket is never
+                // closed with unread bytes in its buffer (which would send an RST instead).
+                let _ = conn.stream.shutdown().await;
+                while let Ok(true) = conn.fill().await {}
                 return;
             }
             Fault::TruncatedBody => {
