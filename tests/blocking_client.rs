@@ -5,13 +5,17 @@
 
 mod support;
 
+use std::collections::HashMap;
 use std::io::Cursor;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use resilient_http::blocking::Client;
-use resilient_http::{Backoff, Error, InMemorySink, Jitter, Registry, RetryPolicy};
+use resilient_http::{
+    Backoff, BudgetConfig, Error, Event, EventKind, InMemorySink, Jitter, ManualClock, MetricsSink,
+    Registry, RegistryConfig, RetryPolicy,
+};
 use support::{FaultServer, Reply, closed_port_url};
 
 /// `max_attempts` attempts, 5ms apart, no jitter.
@@ -25,6 +29,51 @@ fn policy(max_attempts: u32) -> resilient_http::RetryConfig {
 /// A blocking client with `policy` and the default breaker and budget of `registry`.
 fn client(registry: &Registry, policy: RetryPolicy) -> Client {
     Client::build(Client::builder().registry(registry).policy(policy)).expect("valid client")
+}
+
+/// Three attempts, waits of 5ms, 10ms, ... up to 10s (so a `Retry-After` of up to 10s is
+/// honoured), no jitter: any wait of a second or more can only come from `Retry-After`.
+fn retry_after_policy() -> RetryPolicy {
+    RetryPolicy::builder()
+        .max_attempts(3)
+        .backoff(Backoff::exponential(
+            Duration::from_millis(5),
+            2.0,
+            Duration::from_secs(10),
+        ))
+        .jitter(Jitter::None)
+        .build()
+        .expect("valid policy")
+}
+
+/// Keeps the delay of every scheduled retry, and counts everything else in memory.
+#[derive(Debug, Default)]
+struct RetryDelays {
+    delays: Mutex<Vec<Duration>>,
+    memory: InMemorySink,
+}
+
+impl RetryDelays {
+    fn delays(&self) -> Vec<Duration> {
+        self.delays.lock().unwrap().clone()
+    }
+}
+
+impl MetricsSink for RetryDelays {
+    fn record(&self, event: &Event<'_>) {
+        if let EventKind::RetryScheduled { delay, .. } = event.kind {
+            self.delays.lock().unwrap().push(delay);
+        }
+        self.memory.record(event);
+    }
+}
+
+/// A client with [`retry_after_policy`] on a fresh registry reporting to a fresh
+/// [`RetryDelays`] sink.
+fn retry_after_client() -> (Client, Arc<RetryDelays>) {
+    let sink = Arc::new(RetryDelays::default());
+    let registry = Registry::builder().sink(sink.clone()).build().unwrap();
+    (client(&registry, retry_after_policy()), sink)
 }
 
 #[test]
@@ -72,6 +121,141 @@ fn not_found_is_returned_as_ok_after_one_request() {
 
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     assert_eq!(server.hits(), 1);
+}
+
+#[test]
+fn too_many_requests_is_retried() {
+    let server = FaultServer::start(vec![Reply::status(429), Reply::ok()]);
+    let registry = Registry::new();
+    let client = client(&registry, policy(3).build().unwrap());
+
+    let response = client.get(server.url("/")).send().unwrap();
+
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(server.hits(), 2);
+}
+
+#[test]
+fn caller_errors_are_not_retried() {
+    let registry = Registry::new();
+    let client = client(&registry, policy(3).build().unwrap());
+
+    for code in [400, 401, 403, 404] {
+        let server = FaultServer::always(Reply::status(code));
+
+        let response = client.get(server.url("/")).send().unwrap();
+
+        assert_eq!(response.status().as_u16(), code);
+        assert_eq!(server.hits(), 1, "status {code}");
+    }
+}
+
+#[test]
+fn reset_connection_is_retried() {
+    let server = FaultServer::start(vec![Reply::reset(), Reply::ok()]);
+    let sink = Arc::new(InMemorySink::new());
+    let registry = Registry::builder().sink(sink.clone()).build().unwrap();
+    let client = client(&registry, policy(3).build().unwrap());
+
+    let response = client.get(server.url("/")).send().unwrap();
+
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(server.hits(), 2);
+    let stats = sink.operation("default");
+    assert_eq!(
+        stats.outcomes.get("transport_failed"),
+        Some(&1),
+        "{stats:?}"
+    );
+    assert_eq!(stats.outcomes.get("success"), Some(&1), "{stats:?}");
+}
+
+/// reqwest reports the early end of stream as a request error (hyper's `IncompleteMessage`),
+/// which is transient, so a GET is retried.
+#[test]
+fn connection_closed_before_the_reply_is_retried() {
+    let server = FaultServer::start(vec![Reply::close_before_reply(), Reply::ok()]);
+    let sink = Arc::new(InMemorySink::new());
+    let registry = Registry::builder().sink(sink.clone()).build().unwrap();
+    let client = client(&registry, policy(3).build().unwrap());
+
+    let response = client.get(server.url("/")).send().unwrap();
+
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(server.hits(), 2);
+    let stats = sink.operation("default");
+    assert_eq!(
+        stats.outcomes.get("transport_failed"),
+        Some(&1),
+        "{stats:?}"
+    );
+    assert_eq!(stats.outcomes.get("success"), Some(&1), "{stats:?}");
+}
+
+#[test]
+fn retry_after_seconds_is_honoured() {
+    let server = FaultServer::start(vec![Reply::status(503).retry_after("1"), Reply::ok()]);
+    let (client, sink) = retry_after_client();
+
+    let started = Instant::now();
+    let response = client.get(server.url("/")).send().unwrap();
+    let elapsed = started.elapsed();
+
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(server.hits(), 2);
+    assert_eq!(sink.delays(), [Duration::from_secs(1)]);
+    assert!(elapsed >= Duration::from_secs(1), "{elapsed:?}");
+}
+
+#[test]
+fn retry_after_beyond_the_backoff_maximum_returns_at_once() {
+    // No deadline: the backoff's 10s maximum is the longest the client will wait.
+    let server = FaultServer::always(Reply::status(429).retry_after("30"));
+    let (client, sink) = retry_after_client();
+
+    let err = client.get(server.url("/")).send().unwrap_err();
+
+    assert!(
+        matches!(
+            err,
+            Error::Status {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                attempts: 1,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(30)));
+    assert_eq!(server.hits(), 1);
+    assert!(sink.delays().is_empty());
+    assert_eq!(sink.memory.operation("default").give_ups, 1);
+}
+
+/// A date far ahead, rather than a few seconds ahead as in the async tests, needs no date
+/// formatting here (their `http_date` helper lives in their own file); a client that did not
+/// read it as a date would have retried.
+#[test]
+fn retry_after_http_date_beyond_the_backoff_maximum_returns_at_once() {
+    let date = "Fri, 31 Dec 9999 23:59:59 GMT";
+    let server = FaultServer::always(Reply::status(503).retry_after(date));
+    let (client, sink) = retry_after_client();
+
+    let err = client.get(server.url("/")).send().unwrap_err();
+
+    assert!(
+        matches!(
+            err,
+            Error::Status {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                retry_after: Some(d),
+                attempts: 1,
+            } if d > Duration::from_secs(86_400 * 365 * 7_000) // about 7,970 years
+        ),
+        "{err:?}"
+    );
+    assert_eq!(server.hits(), 1);
+    assert!(sink.delays().is_empty());
 }
 
 #[test]
@@ -244,4 +428,81 @@ fn open_breaker_rejects_without_a_request() {
         "{err:?}"
     );
     assert_eq!(server.hits(), 5);
+}
+
+/// A registry whose budget `tight` starts with a single token, earns nothing from traffic and
+/// refills one token a second on a manual clock, and a client drawing on it with no breaker.
+fn tight_budget_client() -> (Client, ManualClock, Arc<InMemorySink>) {
+    let budget = BudgetConfig {
+        retry_ratio: 0.0,
+        min_retries_per_second: 1,
+        ..BudgetConfig::new()
+    };
+    let config = RegistryConfig {
+        budgets: HashMap::from([("tight".to_owned(), budget)]),
+        ..RegistryConfig::default()
+    };
+    let clock = ManualClock::new();
+    let sink = Arc::new(InMemorySink::new());
+    let registry = Registry::builder()
+        .config(config)
+        .clock(Arc::new(clock.clone()))
+        .sink(sink.clone())
+        .build()
+        .unwrap();
+    let builder = Client::builder()
+        .registry(&registry)
+        .policy(policy(3).build().unwrap())
+        .no_breaker()
+        .budget("tight")
+        .operation("tight");
+    (Client::build(builder).unwrap(), clock, sink)
+}
+
+#[test]
+fn spent_budget_stops_retries_until_it_refills() {
+    let server = FaultServer::always(Reply::status(503));
+    let (client, clock, sink) = tight_budget_client();
+
+    // The one token pays for one retry; the next retry is refused.
+    let err = client.get(server.url("/")).send().unwrap_err();
+    let Error::BudgetExhausted {
+        budget,
+        attempts: 2,
+        last,
+    } = &err
+    else {
+        panic!("expected the budget to stop the call after two attempts, got {err:?}");
+    };
+    assert_eq!(budget, "tight");
+    assert!(
+        matches!(
+            **last,
+            Error::Status {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                attempts: 2,
+                ..
+            }
+        ),
+        "{last:?}"
+    );
+    assert_eq!(server.hits(), 2);
+
+    // Nothing left: the next call gets its first attempt only.
+    let err = client.get(server.url("/")).send().unwrap_err();
+    assert!(
+        matches!(err, Error::BudgetExhausted { attempts: 1, .. }),
+        "{err:?}"
+    );
+    assert_eq!(server.hits(), 3);
+
+    // A second of floor buys one more retry.
+    clock.advance(Duration::from_secs(1));
+    let err = client.get(server.url("/")).send().unwrap_err();
+    assert!(
+        matches!(err, Error::BudgetExhausted { attempts: 2, .. }),
+        "{err:?}"
+    );
+    assert_eq!(server.hits(), 5);
+    assert_eq!(sink.operation("tight").budget_exhaustions, 3);
 }
