@@ -334,6 +334,67 @@ fn slow_attempt_times_out_and_the_retry_succeeds() {
     let stats = sink.operation("default");
     assert_eq!(stats.attempts, 2, "{stats:?}");
     assert_eq!(stats.retries, 1, "{stats:?}");
+    assert_eq!(stats.outcomes.get("timed_out"), Some(&1), "{stats:?}");
+}
+
+#[test]
+fn never_answering_server_is_cut_off_at_the_deadline() {
+    let server = FaultServer::always(Reply::never_answer());
+    let registry = Registry::new();
+    let deadline = Duration::from_millis(300);
+    // One attempt: even with no retry to stop, it is the deadline that cut the call short.
+    let policy = policy(1).deadline(deadline).build().unwrap();
+    let client = client(&registry, policy);
+
+    let started = Instant::now();
+    let err = client.get(server.url("/")).send().unwrap_err();
+    let elapsed = started.elapsed();
+
+    let Error::DeadlineExceeded {
+        deadline: d,
+        attempts: 1,
+        last: Some(last),
+    } = &err
+    else {
+        panic!("expected the deadline to stop the call after one attempt, got {err:?}");
+    };
+    assert_eq!(*d, deadline);
+    assert!(matches!(**last, Error::AttemptTimeout { .. }), "{last:?}");
+    assert!(elapsed >= deadline, "{elapsed:?}");
+    assert!(elapsed < deadline + Duration::from_secs(2), "{elapsed:?}");
+    assert_eq!(server.hits(), 1);
+}
+
+#[test]
+fn a_request_timeout_shorter_than_the_policys_is_reqwests_own() {
+    let server = FaultServer::always(Reply::ok().delay(Duration::from_secs(2)));
+    let sink = Arc::new(InMemorySink::new());
+    let registry = Registry::builder().sink(sink.clone()).build().unwrap();
+    let policy = policy(2)
+        .attempt_timeout(Duration::from_millis(800))
+        .build()
+        .unwrap();
+    let client = client(&registry, policy);
+
+    let err = client
+        .get(server.url("/"))
+        .map(|request| request.timeout(Duration::from_millis(100)))
+        .send()
+        .unwrap_err();
+
+    // The request's own timeout fired, not the policy's: reqwest's error, retried as a
+    // transport failure, as on the async client.
+    assert!(
+        matches!(&err, Error::Transport { source, attempts: 2 } if source.is_timeout()),
+        "{err:?}"
+    );
+    assert_eq!(server.hits(), 2);
+    let stats = sink.operation("default");
+    assert_eq!(
+        stats.outcomes.get("transport_failed"),
+        Some(&2),
+        "{stats:?}"
+    );
 }
 
 #[test]

@@ -230,6 +230,41 @@ async fn every_attempt_timing_out_returns_attempt_timeout() {
 }
 
 #[tokio::test]
+async fn a_request_timeout_shorter_than_the_policys_is_reqwests_own() {
+    let server = FaultServer::always(Reply::ok().delay(Duration::from_secs(2)));
+    let (registry, sink) = registry_with_sink();
+    let policy = RetryPolicy::builder()
+        .max_attempts(2)
+        .backoff(Backoff::constant(Duration::from_millis(5)))
+        .jitter(Jitter::None)
+        .attempt_timeout(Duration::from_millis(800))
+        .build()
+        .unwrap();
+    let client = client(&registry, policy);
+
+    let err = client
+        .get(server.url("/"))
+        .timeout(Duration::from_millis(100))
+        .send()
+        .await
+        .unwrap_err();
+
+    // The request's own timeout fired, not the policy's: reqwest's error, retried as a
+    // transport failure.
+    assert!(
+        matches!(&err, Error::Transport { source, attempts: 2 } if source.is_timeout()),
+        "{err:?}"
+    );
+    assert_eq!(server.hits(), 2);
+    let stats = sink.operation("default");
+    assert_eq!(
+        stats.outcomes.get("transport_failed"),
+        Some(&2),
+        "{stats:?}"
+    );
+}
+
+#[tokio::test]
 async fn never_answering_server_is_cut_off_at_the_deadline() {
     let server = FaultServer::always(Reply::never_answer());
     let registry = Registry::new();

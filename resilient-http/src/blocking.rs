@@ -3,7 +3,10 @@
 //!
 //! Each attempt's time limit (the per-attempt timeout, or what is left of the deadline) is
 //! passed to reqwest as the request's timeout, since a blocking call cannot be interrupted
-//! from outside.
+//! from outside. That is one difference from the async client: reqwest's blocking timeout runs
+//! until the response's body is read, so the per-attempt timeout bounds reading the body too,
+//! where on the async client it bounds the attempt up to the response's head (and the deadline
+//! bounds the body).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,10 +43,15 @@ impl Client {
     /// Builds a blocking client from `builder` (its `http_client`, if set, is not used: pass a
     /// blocking one with [`Client::with_http_client`]).
     ///
+    /// reqwest's blocking client times a request out after 30 s by default; this one does not.
+    /// As on the async client, the policy's `attempt_timeout` and `deadline` bound its calls,
+    /// and without them a call waits as long as the server takes.
+    ///
     /// # Errors
     /// As [`ClientBuilder::build`].
     pub fn build(builder: ClientBuilder<'_>) -> Result<Self, ConfigError> {
         let http = reqwest::blocking::Client::builder()
+            .timeout(None)
             .build()
             .map_err(|err| ConfigError::new("http_client", err.to_string()))?;
         Client::with_http_client(builder, http)
@@ -154,25 +162,27 @@ impl RequestBuilder {
         let call = shared.call(policy, self.operation.as_deref(), idempotent);
         let mut replay = Replay::new(request, replayable);
         let http = &self.client.http;
-        call.run_blocking_classified(|limit: Option<Duration>| {
+        let attempt = |limit: Option<Duration>| {
             let mut attempt = replay.next(reqwest::blocking::Request::try_clone);
-            if let Some(limit) = limit {
-                let own = attempt.timeout().copied().unwrap_or(limit);
-                *attempt.timeout_mut() = Some(own.min(limit));
-            }
-            let response = http.execute(attempt).map_err(|err| match limit {
-                // The limit is enforced by reqwest here; report it as the async client does.
-                Some(timeout) if err.is_timeout() => Error::AttemptTimeout {
-                    timeout,
-                    attempts: 1,
-                },
-                _ => Error::from(err),
-            })?;
-            match shared.status_error(response.status(), response.headers(), 1) {
-                Some(err) => Err(err),
-                None => Ok(response),
-            }
-        })
+            // The attempt's limit is enforced by reqwest, as the request's timeout. A timeout
+            // of the request's own that is shorter stays, and is reqwest's error when it fires,
+            // as on the async client; the limit firing is the runtime's, reported as `None`.
+            let limited = match limit {
+                Some(limit) if attempt.timeout().is_none_or(|own| *own >= limit) => {
+                    *attempt.timeout_mut() = Some(limit);
+                    true
+                }
+                _ => false,
+            };
+            let response = match http.execute(attempt) {
+                Ok(response) => response,
+                Err(err) if limited && err.is_timeout() => return None,
+                Err(err) => return Some(Err(Error::from(err))),
+            };
+            let status_error = shared.status_error(response.status(), response.headers(), 1);
+            Some(status_error.map_or(Ok(response), Err))
+        };
+        call.run_blocking_with(attempt, crate::Classify::classify)
     }
 }
 

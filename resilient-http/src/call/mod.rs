@@ -166,34 +166,38 @@ impl<'a> Call<'a> {
     ///
     /// # Errors
     /// As [`run`](Call::run).
-    pub fn run_blocking<T, E, F>(self, operation: F) -> Result<T, E>
+    pub fn run_blocking<T, E, F>(self, mut operation: F) -> Result<T, E>
     where
         F: FnMut(Option<Duration>) -> Result<T, E>,
         E: Classify + From<Error>,
     {
-        self.run_blocking_with(operation, classify_error)
+        self.run_blocking_with(|limit| Some(operation(limit)), classify_error)
     }
 
     /// The blocking twin of [`run_classified`](Call::run_classified).
     ///
     /// # Errors
     /// As [`run`](Call::run).
-    pub fn run_blocking_classified<T, E, F>(self, operation: F) -> Result<T, E>
+    pub fn run_blocking_classified<T, E, F>(self, mut operation: F) -> Result<T, E>
     where
         F: FnMut(Option<Duration>) -> Result<T, E>,
         T: Classify,
         E: Classify + From<Error>,
     {
-        self.run_blocking_with(operation, Classify::classify)
+        self.run_blocking_with(|limit| Some(operation(limit)), Classify::classify)
     }
 
-    fn run_blocking_with<T, E, F>(
+    /// The blocking loop. The operation returns `None` when the limit it was given cut its
+    /// attempt short: the attempt is then judged as a timed-out one, as the async loop judges an
+    /// attempt its timer cut short (reported as timed out, and given up with
+    /// [`Error::AttemptTimeout`] or [`Error::DeadlineExceeded`]).
+    pub(crate) fn run_blocking_with<T, E, F>(
         self,
         mut operation: F,
         classify: impl Fn(&Result<T, E>) -> Classification,
     ) -> Result<T, E>
     where
-        F: FnMut(Option<Duration>) -> Result<T, E>,
+        F: FnMut(Option<Duration>) -> Option<Result<T, E>>,
         E: Classify + From<Error>,
     {
         let mut attempts = Attempts::new();
@@ -204,7 +208,7 @@ impl<'a> Call<'a> {
             };
             let mut result = {
                 let _entered = attempts.enter_span();
-                Some(operation(attempts.limit()))
+                operation(attempts.limit())
             };
             match attempts.finish(&self, started, &mut result, &classify) {
                 ControlFlow::Break(()) => return finished(result),
