@@ -367,18 +367,18 @@ fn never_answering_server_is_cut_off_at_the_deadline() {
 
 #[test]
 fn a_request_timeout_shorter_than_the_policys_is_reqwests_own() {
-    let server = FaultServer::always(Reply::ok().delay(Duration::from_secs(2)));
+    let server = FaultServer::always(Reply::ok().delay(Duration::from_secs(3)));
     let sink = Arc::new(InMemorySink::new());
     let registry = Registry::builder().sink(sink.clone()).build().unwrap();
     let policy = policy(2)
-        .attempt_timeout(Duration::from_millis(800))
+        .attempt_timeout(Duration::from_millis(1500))
         .build()
         .unwrap();
     let client = client(&registry, policy);
 
     let err = client
         .get(server.url("/"))
-        .map(|request| request.timeout(Duration::from_millis(100)))
+        .map(|request| request.timeout(Duration::from_millis(300)))
         .send()
         .unwrap_err();
 

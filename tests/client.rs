@@ -231,20 +231,20 @@ async fn every_attempt_timing_out_returns_attempt_timeout() {
 
 #[tokio::test]
 async fn a_request_timeout_shorter_than_the_policys_is_reqwests_own() {
-    let server = FaultServer::always(Reply::ok().delay(Duration::from_secs(2)));
+    let server = FaultServer::always(Reply::ok().delay(Duration::from_secs(3)));
     let (registry, sink) = registry_with_sink();
     let policy = RetryPolicy::builder()
         .max_attempts(2)
         .backoff(Backoff::constant(Duration::from_millis(5)))
         .jitter(Jitter::None)
-        .attempt_timeout(Duration::from_millis(800))
+        .attempt_timeout(Duration::from_millis(1500))
         .build()
         .unwrap();
     let client = client(&registry, policy);
 
     let err = client
         .get(server.url("/"))
-        .timeout(Duration::from_millis(100))
+        .timeout(Duration::from_millis(300))
         .send()
         .await
         .unwrap_err();

@@ -6,10 +6,11 @@
 //! from outside. That is one difference from the async client: reqwest's blocking timeout runs
 //! until the response's body is read, so the per-attempt timeout bounds reading the body too,
 //! where on the async client it bounds the attempt up to the response's head (and the deadline
-//! bounds the body).
+//! bounds the body). As on the async client, a failure while reading the body (a timeout
+//! included) is the caller's `reqwest::Error`, after `send` returned, and is not retried.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use reqwest::blocking::Response;
 use reqwest::{IntoUrl, Method};
@@ -57,7 +58,8 @@ impl Client {
         Client::with_http_client(builder, http)
     }
 
-    /// Builds a blocking client from `builder` that sends with `http`.
+    /// Builds a blocking client from `builder` that sends with `http`. `http` keeps its own
+    /// timeouts: reqwest's default of 30 s included, unless it was built with `.timeout(None)`.
     ///
     /// # Errors
     /// As [`ClientBuilder::build`].
@@ -167,16 +169,19 @@ impl RequestBuilder {
             // The attempt's limit is enforced by reqwest, as the request's timeout. A timeout
             // of the request's own that is shorter stays, and is reqwest's error when it fires,
             // as on the async client; the limit firing is the runtime's, reported as `None`.
-            let limited = match limit {
-                Some(limit) if attempt.timeout().is_none_or(|own| *own >= limit) => {
-                    *attempt.timeout_mut() = Some(limit);
-                    true
-                }
-                _ => false,
-            };
+            let limit = limit.filter(|&limit| attempt.timeout().is_none_or(|own| *own >= limit));
+            if limit.is_some() {
+                *attempt.timeout_mut() = limit;
+            }
+            let sent = Instant::now();
             let response = match http.execute(attempt) {
                 Ok(response) => response,
-                Err(err) if limited && err.is_timeout() => return None,
+                // Only once the limit has run out: a timeout sooner is another one (a connect
+                // timeout of the reqwest client, the operating system's), judged as the async
+                // client judges it.
+                Err(err) if err.is_timeout() && limit.is_some_and(|l| sent.elapsed() >= l) => {
+                    return None;
+                }
                 Err(err) => return Some(Err(Error::from(err))),
             };
             let status_error = shared.status_error(response.status(), response.headers(), 1);
