@@ -676,3 +676,29 @@ fn a_panicking_sink_does_not_corrupt_breaker_state() {
     // Closed -> Open, Open -> HalfOpen, HalfOpen -> Closed, Closed -> Open.
     assert_eq!(sink.events.load(Ordering::SeqCst), 4);
 }
+
+/// A sink that panics when asked whether it wants events.
+#[derive(Debug)]
+struct PanicsWhenAsked;
+
+impl MetricsSink for PanicsWhenAsked {
+    fn record(&self, _event: &Event<'_>) {}
+
+    fn enabled(&self) -> bool {
+        panic!("this sink panics when asked whether it is enabled")
+    }
+}
+
+#[test]
+fn a_sink_that_panics_when_asked_if_it_is_enabled_does_not_stop_a_transition() {
+    let clock = ManualClock::new();
+    let breaker = registry(three_strikes(), &clock, Arc::new(PanicsWhenAsked)).breaker("backend");
+
+    for _ in 0..3 {
+        fail(&breaker);
+    }
+    assert_eq!(breaker.state(), Open);
+    clock.advance(OPEN);
+    succeed(&breaker);
+    assert_eq!(breaker.state(), Closed);
+}

@@ -408,7 +408,7 @@ impl Breaker {
     }
 
     fn report(&self, from: BreakerState, to: BreakerState, operation: Option<&str>) {
-        if self.sink.enabled() {
+        if metrics::is_enabled(&*self.sink) {
             let kind = EventKind::BreakerStateChanged { from, to };
             let breaker = Some(&*self.name);
             metrics::emit(

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::Call;
-use crate::metrics::MetricsSink;
+use crate::metrics::{self, MetricsSink};
 use crate::{Breaker, Registry, RetryBudget, RetryPolicy};
 
 /// The breaker, budget and sink of a `Client` or a `#[resilient]` call site, looked up once,
@@ -27,7 +27,7 @@ impl Handles {
         Handles {
             breaker: breaker.map(|name| registry.breaker(name)),
             budget: budget.map(|name| registry.budget(name)),
-            sink: sink.enabled().then(|| sink.clone()),
+            sink: metrics::is_enabled(&**sink).then(|| sink.clone()),
         }
     }
 
