@@ -168,8 +168,8 @@ async fn credit_saved_over_a_quiet_spell_adds_at_most_a_window_of_floor() {
     assert_eq!(bound, 220);
     let hits = server.hits();
     assert!(hits <= bound, "{hits} requests for {CALLS} calls");
-    // More than a budget that was never quiet allows: the saved credit was drawn on.
-    assert!(hits > CALLS + floor + CALLS / 5, "{hits}");
+    // The saved credit was drawn on, all of it: 200 retries were wanted.
+    assert!(hits >= CALLS + saved, "{hits}");
 }
 
 /// A registry whose budget `tight` starts with a single token, earns nothing from traffic and

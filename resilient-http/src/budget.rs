@@ -121,9 +121,9 @@ impl BudgetConfig {
 /// add at most a fixed fraction of the traffic (20% by default), plus a small floor (10 per
 /// second) so that a quiet client can still retry a lone failure. A healthy backend never
 /// notices the budget; a failing one receives at most 1.2x its normal load instead of 3x, plus
-/// the floor's retries (at most `min_retries_per_second * window`, 100 by default, saved up by
-/// a client that was quiet before the failure). This is Finagle's design, and tower's
-/// `retry::budget` follows it too.
+/// the floor: 10 retries a second, and up to `min_retries_per_second * window` (100 by default)
+/// saved up before the failure. This is Finagle's design, and tower's `retry::budget` follows
+/// it too.
 ///
 /// # How it is kept
 /// A token bucket, counted in thousandths of a token: every first attempt deposits
