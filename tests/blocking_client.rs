@@ -5,17 +5,14 @@
 
 mod support;
 
-use std::collections::HashMap;
 use std::io::Cursor;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use resilient_http::blocking::Client;
-use resilient_http::{
-    Backoff, BudgetConfig, Error, Event, EventKind, InMemorySink, Jitter, ManualClock, MetricsSink,
-    Registry, RegistryConfig, RetryPolicy,
-};
+use resilient_http::{Backoff, Error, InMemorySink, Jitter, ManualClock, Registry, RetryPolicy};
+use support::observed::{RetryDelays, tight_budget};
 use support::{FaultServer, Reply, closed_port_url};
 
 /// `max_attempts` attempts, 5ms apart, no jitter.
@@ -44,28 +41,6 @@ fn retry_after_policy() -> RetryPolicy {
         .jitter(Jitter::None)
         .build()
         .expect("valid policy")
-}
-
-/// Keeps the delay of every scheduled retry, and counts everything else in memory.
-#[derive(Debug, Default)]
-struct RetryDelays {
-    delays: Mutex<Vec<Duration>>,
-    memory: InMemorySink,
-}
-
-impl RetryDelays {
-    fn delays(&self) -> Vec<Duration> {
-        self.delays.lock().unwrap().clone()
-    }
-}
-
-impl MetricsSink for RetryDelays {
-    fn record(&self, event: &Event<'_>) {
-        if let EventKind::RetryScheduled { delay, .. } = event.kind {
-            self.delays.lock().unwrap().push(delay);
-        }
-        self.memory.record(event);
-    }
 }
 
 /// A client with [`retry_after_policy`] on a fresh registry reporting to a fresh
@@ -491,26 +466,9 @@ fn open_breaker_rejects_without_a_request() {
     assert_eq!(server.hits(), 5);
 }
 
-/// A registry whose budget `tight` starts with a single token, earns nothing from traffic and
-/// refills one token a second on a manual clock, and a client drawing on it with no breaker.
+/// A client drawing on the budget `tight` of [`tight_budget`] with no breaker.
 fn tight_budget_client() -> (Client, ManualClock, Arc<InMemorySink>) {
-    let budget = BudgetConfig {
-        retry_ratio: 0.0,
-        min_retries_per_second: 1,
-        ..BudgetConfig::new()
-    };
-    let config = RegistryConfig {
-        budgets: HashMap::from([("tight".to_owned(), budget)]),
-        ..RegistryConfig::default()
-    };
-    let clock = ManualClock::new();
-    let sink = Arc::new(InMemorySink::new());
-    let registry = Registry::builder()
-        .config(config)
-        .clock(Arc::new(clock.clone()))
-        .sink(sink.clone())
-        .build()
-        .unwrap();
+    let (registry, clock, sink) = tight_budget();
     let builder = Client::builder()
         .registry(&registry)
         .policy(policy(3).build().unwrap())

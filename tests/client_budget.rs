@@ -11,15 +11,14 @@
 
 mod support;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use resilient_http::{
-    Backoff, BudgetConfig, Client, Error, InMemorySink, Jitter, ManualClock, Registry,
-    RegistryConfig, RetryPolicy,
+    Backoff, BudgetConfig, Client, Error, InMemorySink, Jitter, ManualClock, Registry, RetryPolicy,
 };
+use support::observed::tight_budget;
 use support::{FaultServer, Reply, closed_port_url};
 
 const CALLS: usize = 100;
@@ -170,29 +169,6 @@ async fn credit_saved_over_a_quiet_spell_adds_at_most_a_window_of_floor() {
     assert!(hits <= bound, "{hits} requests for {CALLS} calls");
     // The saved credit was drawn on, all of it: 200 retries were wanted.
     assert!(hits >= CALLS + saved, "{hits}");
-}
-
-/// A registry whose budget `tight` starts with a single token, earns nothing from traffic and
-/// refills one token a second on a manual clock.
-fn tight_budget() -> (Registry, ManualClock, Arc<InMemorySink>) {
-    let budget = BudgetConfig {
-        retry_ratio: 0.0,
-        min_retries_per_second: 1,
-        ..BudgetConfig::new()
-    };
-    let config = RegistryConfig {
-        budgets: HashMap::from([("tight".to_owned(), budget)]),
-        ..RegistryConfig::default()
-    };
-    let clock = ManualClock::new();
-    let sink = Arc::new(InMemorySink::new());
-    let registry = Registry::builder()
-        .config(config)
-        .clock(Arc::new(clock.clone()))
-        .sink(sink.clone())
-        .build()
-        .unwrap();
-    (registry, clock, sink)
 }
 
 fn tight_client(registry: &Registry) -> Client {

@@ -9,37 +9,13 @@
 
 mod support;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use reqwest::StatusCode;
-use resilient_http::{
-    Backoff, Client, Error, Event, EventKind, InMemorySink, Jitter, MetricsSink, Registry,
-    RetryPolicy,
-};
+use resilient_http::{Backoff, Client, Error, Jitter, Registry, RetryPolicy};
+use support::observed::RetryDelays;
 use support::{FaultServer, Reply};
-
-/// Keeps the delay of every scheduled retry, and counts everything else in memory.
-#[derive(Debug, Default)]
-struct RetryDelays {
-    delays: Mutex<Vec<Duration>>,
-    memory: InMemorySink,
-}
-
-impl RetryDelays {
-    fn delays(&self) -> Vec<Duration> {
-        self.delays.lock().unwrap().clone()
-    }
-}
-
-impl MetricsSink for RetryDelays {
-    fn record(&self, event: &Event<'_>) {
-        if let EventKind::RetryScheduled { delay, .. } = event.kind {
-            self.delays.lock().unwrap().push(delay);
-        }
-        self.memory.record(event);
-    }
-}
 
 /// Waits of 5ms, 10ms, ... up to 10s (so a `Retry-After` of up to 10s is honoured), no jitter.
 fn policy() -> resilient_http::RetryConfig {

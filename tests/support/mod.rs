@@ -32,6 +32,8 @@
 // without this allow, each file would warn about the helpers it happens not to call.
 #![allow(dead_code)]
 
+pub(crate) mod observed;
+
 use std::fmt::Write as _;
 use std::io;
 use std::net::{SocketAddr, TcpListener as StdTcpListener};
