@@ -7,7 +7,7 @@ mod support;
 
 use std::io::Cursor;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::StatusCode;
 use resilient_http::blocking::Client;
@@ -207,9 +207,30 @@ fn retry_after_beyond_the_backoff_maximum_returns_at_once() {
     assert_eq!(sink.memory.operation("default").give_ups, 1);
 }
 
-/// A date far ahead, rather than a few seconds ahead as in the async tests, needs no date
-/// formatting here (their `http_date` helper lives in their own file); a client that did not
-/// read it as a date would have retried.
+#[test]
+fn retry_after_http_date_is_honoured() {
+    // The date has whole seconds: two seconds ahead, truncated, is still over a second ahead.
+    let date = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(2));
+    let server = FaultServer::start(vec![Reply::status(503).retry_after(date), Reply::ok()]);
+    let (client, sink) = retry_after_client();
+
+    let started = Instant::now();
+    let response = client.get(server.url("/")).send().unwrap();
+    let elapsed = started.elapsed();
+
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(server.hits(), 2);
+    let delays = sink.delays();
+    assert_eq!(delays.len(), 1, "{delays:?}");
+    // Measured from when the response arrived, so a little under the date's distance.
+    assert!(
+        delays[0] > Duration::from_millis(500) && delays[0] <= Duration::from_secs(2),
+        "{delays:?}"
+    );
+    assert!(elapsed >= delays[0], "{elapsed:?} < {delays:?}");
+}
+
+/// A client that did not read the date would have retried.
 #[test]
 fn retry_after_http_date_beyond_the_backoff_maximum_returns_at_once() {
     let date = "Fri, 31 Dec 9999 23:59:59 GMT";

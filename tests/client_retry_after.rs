@@ -10,7 +10,7 @@
 mod support;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::StatusCode;
 use resilient_http::{Backoff, Client, Error, Jitter, Registry, RetryPolicy};
@@ -44,47 +44,6 @@ fn client(policy: RetryPolicy) -> (Client, Arc<RetryDelays>) {
     (client, sink)
 }
 
-/// Formats `time` as an IMF-fixdate (RFC 9110 §5.6.7), e.g. `Sun, 06 Nov 1994 08:49:37 GMT`.
-///
-/// The root package does not depend on `httpdate`, so this is the civil-from-days algorithm
-/// of Howard Hinnant's date library, for dates after 1970.
-fn http_date(time: SystemTime) -> String {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let secs = time.duration_since(UNIX_EPOCH).unwrap().as_secs();
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (hour, minute, second) = (rem / 3_600, rem % 3_600 / 60, rem % 60);
-    // Days since 0000-03-01, split into 400-year eras.
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z % 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    format!(
-        "{}, {day:02} {} {year} {hour:02}:{minute:02}:{second:02} GMT",
-        DAYS[(days % 7) as usize],
-        MONTHS[(month - 1) as usize],
-    )
-}
-
-#[test]
-fn http_date_helper_formats_imf_fixdate() {
-    // The example of RFC 9110 §5.6.7, and a leap day.
-    let rfc = UNIX_EPOCH + Duration::from_secs(784_111_777);
-    assert_eq!(http_date(rfc), "Sun, 06 Nov 1994 08:49:37 GMT");
-    let leap = UNIX_EPOCH + Duration::from_secs(1_709_164_800);
-    assert_eq!(http_date(leap), "Thu, 29 Feb 2024 00:00:00 GMT");
-    let now = SystemTime::now();
-    let parsed = resilient_http::parse_retry_after(&http_date(now + Duration::from_secs(60)), now);
-    assert!(parsed.is_some_and(|d| d > Duration::from_secs(58) && d <= Duration::from_secs(60)));
-}
-
 #[tokio::test]
 async fn retry_after_seconds_is_honoured() {
     let server = FaultServer::start(vec![Reply::status(503).retry_after("1"), Reply::ok()]);
@@ -104,7 +63,7 @@ async fn retry_after_seconds_is_honoured() {
 async fn retry_after_http_date_is_honoured() {
     // The date has whole seconds: two seconds ahead, truncated, is still over a second ahead.
     let written = SystemTime::now();
-    let date = http_date(written + Duration::from_secs(2));
+    let date = httpdate::fmt_http_date(written + Duration::from_secs(2));
     let server = FaultServer::start(vec![Reply::status(503).retry_after(date), Reply::ok()]);
     let (client, sink) = client(policy().build().unwrap());
 
