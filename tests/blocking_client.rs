@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 use reqwest::StatusCode;
 use resilient_http::blocking::Client;
 use resilient_http::{Backoff, Error, InMemorySink, Jitter, ManualClock, Registry, RetryPolicy};
-use support::observed::{RetryDelays, tight_budget};
+use support::observed::{RetryDelays, retry_after_policy, tight_budget};
 use support::{FaultServer, Reply, closed_port_url};
 
 /// `max_attempts` attempts, 5ms apart, no jitter.
@@ -28,27 +28,15 @@ fn client(registry: &Registry, policy: RetryPolicy) -> Client {
     Client::build(Client::builder().registry(registry).policy(policy)).expect("valid client")
 }
 
-/// Three attempts, waits of 5ms, 10ms, ... up to 10s (so a `Retry-After` of up to 10s is
-/// honoured), no jitter: any wait of a second or more can only come from `Retry-After`.
-fn retry_after_policy() -> RetryPolicy {
-    RetryPolicy::builder()
-        .max_attempts(3)
-        .backoff(Backoff::exponential(
-            Duration::from_millis(5),
-            2.0,
-            Duration::from_secs(10),
-        ))
-        .jitter(Jitter::None)
-        .build()
-        .expect("valid policy")
-}
-
 /// A client with [`retry_after_policy`] on a fresh registry reporting to a fresh
 /// [`RetryDelays`] sink.
 fn retry_after_client() -> (Client, Arc<RetryDelays>) {
     let sink = Arc::new(RetryDelays::default());
     let registry = Registry::builder().sink(sink.clone()).build().unwrap();
-    (client(&registry, retry_after_policy()), sink)
+    (
+        client(&registry, retry_after_policy().build().unwrap()),
+        sink,
+    )
 }
 
 #[test]
@@ -125,9 +113,10 @@ fn caller_errors_are_not_retried() {
     }
 }
 
-#[test]
-fn reset_connection_is_retried() {
-    let server = FaultServer::start(vec![Reply::reset(), Reply::ok()]);
+/// GETs from a server whose first answer is `failure` and whose second is a 200, and asserts
+/// that the call was retried once: two requests, one transport failure, one success.
+fn assert_retried_once_after(failure: Reply) {
+    let server = FaultServer::start(vec![failure, Reply::ok()]);
     let sink = Arc::new(InMemorySink::new());
     let registry = Registry::builder().sink(sink.clone()).build().unwrap();
     let client = client(&registry, policy(3).build().unwrap());
@@ -145,26 +134,16 @@ fn reset_connection_is_retried() {
     assert_eq!(stats.outcomes.get("success"), Some(&1), "{stats:?}");
 }
 
+#[test]
+fn reset_connection_is_retried() {
+    assert_retried_once_after(Reply::reset());
+}
+
 /// reqwest reports the early end of stream as a request error (hyper's `IncompleteMessage`),
 /// which is transient, so a GET is retried.
 #[test]
 fn connection_closed_before_the_reply_is_retried() {
-    let server = FaultServer::start(vec![Reply::close_before_reply(), Reply::ok()]);
-    let sink = Arc::new(InMemorySink::new());
-    let registry = Registry::builder().sink(sink.clone()).build().unwrap();
-    let client = client(&registry, policy(3).build().unwrap());
-
-    let response = client.get(server.url("/")).send().unwrap();
-
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(server.hits(), 2);
-    let stats = sink.operation("default");
-    assert_eq!(
-        stats.outcomes.get("transport_failed"),
-        Some(&1),
-        "{stats:?}"
-    );
-    assert_eq!(stats.outcomes.get("success"), Some(&1), "{stats:?}");
+    assert_retried_once_after(Reply::close_before_reply());
 }
 
 #[test]
@@ -209,7 +188,6 @@ fn retry_after_beyond_the_backoff_maximum_returns_at_once() {
 
 #[test]
 fn retry_after_http_date_is_honoured() {
-    // The date has whole seconds: two seconds ahead, truncated, is still over a second ahead.
     let date = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(2));
     let server = FaultServer::start(vec![Reply::status(503).retry_after(date), Reply::ok()]);
     let (client, sink) = retry_after_client();
@@ -220,14 +198,7 @@ fn retry_after_http_date_is_honoured() {
 
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(server.hits(), 2);
-    let delays = sink.delays();
-    assert_eq!(delays.len(), 1, "{delays:?}");
-    // Measured from when the response arrived, so a little under the date's distance.
-    assert!(
-        delays[0] > Duration::from_millis(500) && delays[0] <= Duration::from_secs(2),
-        "{delays:?}"
-    );
-    assert!(elapsed >= delays[0], "{elapsed:?} < {delays:?}");
+    sink.assert_waited_for_a_date_two_seconds_ahead(elapsed);
 }
 
 /// A client that did not read the date would have retried.

@@ -124,9 +124,10 @@ async fn caller_errors_are_not_retried() {
     }
 }
 
-#[tokio::test]
-async fn reset_connection_is_retried() {
-    let server = FaultServer::start(vec![Reply::reset(), Reply::ok()]);
+/// GETs from a server whose first answer is `failure` and whose second is a 200, and asserts
+/// that the call was retried once: two requests, one transport failure, one success.
+async fn assert_retried_once_after(failure: Reply) {
+    let server = FaultServer::start(vec![failure, Reply::ok()]);
     let (registry, sink) = registry_with_sink();
     let client = client(&registry, quick_policy(3));
 
@@ -143,25 +144,16 @@ async fn reset_connection_is_retried() {
     assert_eq!(stats.outcomes.get("success"), Some(&1), "{stats:?}");
 }
 
+#[tokio::test]
+async fn reset_connection_is_retried() {
+    assert_retried_once_after(Reply::reset()).await;
+}
+
 /// reqwest reports the early end of stream as a request error (hyper's `IncompleteMessage`, no
 /// I/O error underneath), which is classified as transient, so a GET is retried.
 #[tokio::test]
 async fn connection_closed_before_the_reply_is_retried() {
-    let server = FaultServer::start(vec![Reply::close_before_reply(), Reply::ok()]);
-    let (registry, sink) = registry_with_sink();
-    let client = client(&registry, quick_policy(3));
-
-    let response = client.get(server.url("/")).send().await.unwrap();
-
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(server.hits(), 2);
-    let stats = sink.operation("default");
-    assert_eq!(
-        stats.outcomes.get("transport_failed"),
-        Some(&1),
-        "{stats:?}"
-    );
-    assert_eq!(stats.outcomes.get("success"), Some(&1), "{stats:?}");
+    assert_retried_once_after(Reply::close_before_reply()).await;
 }
 
 #[tokio::test]

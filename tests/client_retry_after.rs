@@ -13,21 +13,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::StatusCode;
-use resilient_http::{Backoff, Client, Error, Jitter, Registry, RetryPolicy};
-use support::observed::RetryDelays;
+use resilient_http::{Client, Error, Registry, RetryPolicy};
+use support::observed::{RetryDelays, retry_after_policy};
 use support::{FaultServer, Reply};
-
-/// Waits of 5ms, 10ms, ... up to 10s (so a `Retry-After` of up to 10s is honoured), no jitter.
-fn policy() -> resilient_http::RetryConfig {
-    RetryPolicy::builder()
-        .max_attempts(3)
-        .backoff(Backoff::exponential(
-            Duration::from_millis(5),
-            2.0,
-            Duration::from_secs(10),
-        ))
-        .jitter(Jitter::None)
-}
 
 /// A client with `policy` on a fresh registry reporting to a fresh [`RetryDelays`] sink.
 fn client(policy: RetryPolicy) -> (Client, Arc<RetryDelays>) {
@@ -47,7 +35,7 @@ fn client(policy: RetryPolicy) -> (Client, Arc<RetryDelays>) {
 #[tokio::test]
 async fn retry_after_seconds_is_honoured() {
     let server = FaultServer::start(vec![Reply::status(503).retry_after("1"), Reply::ok()]);
-    let (client, sink) = client(policy().build().unwrap());
+    let (client, sink) = client(retry_after_policy().build().unwrap());
 
     let started = Instant::now();
     let response = client.get(server.url("/")).send().await.unwrap();
@@ -61,11 +49,10 @@ async fn retry_after_seconds_is_honoured() {
 
 #[tokio::test]
 async fn retry_after_http_date_is_honoured() {
-    // The date has whole seconds: two seconds ahead, truncated, is still over a second ahead.
     let written = SystemTime::now();
     let date = httpdate::fmt_http_date(written + Duration::from_secs(2));
     let server = FaultServer::start(vec![Reply::status(503).retry_after(date), Reply::ok()]);
-    let (client, sink) = client(policy().build().unwrap());
+    let (client, sink) = client(retry_after_policy().build().unwrap());
 
     let started = Instant::now();
     let response = client.get(server.url("/")).send().await.unwrap();
@@ -73,21 +60,14 @@ async fn retry_after_http_date_is_honoured() {
 
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(server.hits(), 2);
-    let delays = sink.delays();
-    assert_eq!(delays.len(), 1, "{delays:?}");
-    // Measured from when the response arrived, so a little under the date's distance.
-    assert!(
-        delays[0] > Duration::from_millis(500) && delays[0] <= Duration::from_secs(2),
-        "{delays:?}"
-    );
-    assert!(elapsed >= delays[0], "{elapsed:?} < {delays:?}");
+    sink.assert_waited_for_a_date_two_seconds_ahead(elapsed);
 }
 
 #[tokio::test]
 async fn retry_after_beyond_the_deadline_returns_at_once() {
     let server = FaultServer::always(Reply::status(503).retry_after("999999"));
     let deadline = Duration::from_secs(2);
-    let (client, sink) = client(policy().deadline(deadline).build().unwrap());
+    let (client, sink) = client(retry_after_policy().deadline(deadline).build().unwrap());
 
     let started = Instant::now();
     let err = client.get(server.url("/")).send().await.unwrap_err();
@@ -114,7 +94,7 @@ async fn retry_after_beyond_the_deadline_returns_at_once() {
 async fn retry_after_beyond_the_backoff_maximum_returns_at_once() {
     // No deadline: the backoff's 10s maximum is the longest the client will wait.
     let server = FaultServer::always(Reply::status(429).retry_after("30"));
-    let (client, sink) = client(policy().build().unwrap());
+    let (client, sink) = client(retry_after_policy().build().unwrap());
 
     let err = client.get(server.url("/")).send().await.unwrap_err();
 
@@ -142,7 +122,7 @@ async fn garbage_retry_after_falls_back_to_the_backoff() {
         Reply::status(503).retry_after("-5"),
         Reply::ok(),
     ]);
-    let (client, sink) = client(policy().build().unwrap());
+    let (client, sink) = client(retry_after_policy().build().unwrap());
 
     let response = client.get(server.url("/")).send().await.unwrap();
 
@@ -158,7 +138,7 @@ async fn garbage_retry_after_falls_back_to_the_backoff() {
 #[tokio::test]
 async fn garbage_retry_after_is_not_reported_in_the_error() {
     let server = FaultServer::always(Reply::status(503).retry_after("in a bit"));
-    let (client, _sink) = client(policy().build().unwrap());
+    let (client, _sink) = client(retry_after_policy().build().unwrap());
 
     let err = client.get(server.url("/")).send().await.unwrap_err();
 
@@ -180,7 +160,7 @@ async fn garbage_retry_after_is_not_reported_in_the_error() {
 async fn retry_after_shorter_than_the_backoff_does_not_shorten_it() {
     // The client waits for the longer of the two: here the 5ms backoff over a zero Retry-After.
     let server = FaultServer::start(vec![Reply::status(503).retry_after("0"), Reply::ok()]);
-    let (client, sink) = client(policy().build().unwrap());
+    let (client, sink) = client(retry_after_policy().build().unwrap());
 
     let response = client.get(server.url("/")).send().await.unwrap();
 

@@ -6,9 +6,22 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use resilient_http::{
-    BudgetConfig, Event, EventKind, InMemorySink, ManualClock, MetricsSink, Registry,
-    RegistryConfig,
+    Backoff, BudgetConfig, Event, EventKind, InMemorySink, Jitter, ManualClock, MetricsSink,
+    Registry, RegistryConfig, RetryConfig, RetryPolicy,
 };
+
+/// Three attempts, waits of 5ms, 10ms, ... up to 10s (so a `Retry-After` of up to 10s is
+/// honoured), no jitter: any wait of a second or more can only come from `Retry-After`.
+pub(crate) fn retry_after_policy() -> RetryConfig {
+    RetryPolicy::builder()
+        .max_attempts(3)
+        .backoff(Backoff::exponential(
+            Duration::from_millis(5),
+            2.0,
+            Duration::from_secs(10),
+        ))
+        .jitter(Jitter::None)
+}
 
 /// Keeps the delay of every scheduled retry, and counts everything else in memory.
 #[derive(Debug, Default)]
@@ -20,6 +33,20 @@ pub(crate) struct RetryDelays {
 impl RetryDelays {
     pub(crate) fn delays(&self) -> Vec<Duration> {
         self.delays.lock().unwrap().clone()
+    }
+
+    /// Asserts that one retry was scheduled, for a `Retry-After` date written two seconds ahead
+    /// (`httpdate::fmt_http_date(SystemTime::now() + 2s)`), and that the call, `elapsed` long,
+    /// waited it out. The date has whole seconds, so truncated it is still over a second ahead,
+    /// and the wait is measured from when the response arrived: a little under two seconds.
+    pub(crate) fn assert_waited_for_a_date_two_seconds_ahead(&self, elapsed: Duration) {
+        let delays = self.delays();
+        assert_eq!(delays.len(), 1, "{delays:?}");
+        assert!(
+            delays[0] > Duration::from_millis(500) && delays[0] <= Duration::from_secs(2),
+            "{delays:?}"
+        );
+        assert!(elapsed >= delays[0], "{elapsed:?} < {delays:?}");
     }
 }
 
