@@ -20,13 +20,15 @@
 //! [`Attempts::finish`] for the general, out-of-line judgement.
 
 use std::ops::ControlFlow;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 
-use super::Call;
+use super::{Call, off_path};
 use crate::breaker::{Permit, Rejected};
 use crate::metrics::{self, AttemptOutcome, Event, EventKind, MetricsSink};
 use crate::{Breaker, Classification, Classify, Error, GiveUp, RetryPolicy};
@@ -37,18 +39,18 @@ pub(super) const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
 
 /// The state of one resilient call across its attempts. It does not hold the [`Call`]: every
 /// decision is handed the call, which its owner keeps (`Run` in its own fields) or makes again
-/// from its statics where it needs it (`#[resilient]`), so that starting a call copies nothing
-/// it has just written.
+/// where it needs it, from its statics (`#[resilient]`) or its site (`CallSite`), so that
+/// starting a call copies nothing it has just written.
 pub struct Attempts {
     made: u32,
     /// What a call tracks beyond its count of attempts, made when first needed: by the first
     /// attempt of a clocked call, or by the first outcome that is not a quiet success. A call
     /// whose first attempt succeeds quietly never makes it, so starting one writes two words.
     tracked: Option<Tracked>,
-    /// The sink's span for this call, if the sink is enabled and opened one. Boxed, so that a
-    /// call without one carries a null pointer rather than a `Span`, and kept out of
-    /// [`Tracked`] so that what the call tracks needs no drop.
-    span: Option<Box<tracing::Span>>,
+    /// The sink's span for this call, if the sink is enabled and opened one, and the call's
+    /// timer once it has waited: kept out of [`Tracked`] so that what the call tracks needs no
+    /// drop.
+    off_path: off_path::Slot,
 }
 
 #[derive(Default)]
@@ -95,20 +97,20 @@ impl Default for Attempts {
 }
 
 impl Drop for Attempts {
-    /// Drops the span, if any, out of line: dropping a call without one (the success path) is
-    /// then one inlined null check, rather than a call into drop glue that sets up a frame for
-    /// a span the call does not have.
+    /// Drops the span and the timer, if any, out of line: dropping a call without them (the
+    /// success path) is then one inlined null check, rather than a call into drop glue that
+    /// sets up a frame for what the call does not have.
     #[inline]
     fn drop(&mut self) {
-        if self.span.is_some() {
-            drop_span(self.span.take());
+        if self.off_path.is_some() {
+            drop_off_path(self.off_path.take());
         }
     }
 }
 
 #[inline(never)]
-fn drop_span(span: Option<Box<tracing::Span>>) {
-    drop(span);
+fn drop_off_path(off_path: off_path::Slot) {
+    drop(off_path);
 }
 
 impl Attempts {
@@ -119,7 +121,7 @@ impl Attempts {
         Attempts {
             made: 0,
             tracked: None,
-            span: None,
+            off_path: None,
         }
     }
 
@@ -151,6 +153,27 @@ impl Attempts {
         Ok(Started { permit })
     }
 
+    /// The call's timer, set to go off at `until`: see [`off_path::arm`].
+    pub(super) fn arm(&mut self, until: Instant) -> Pin<&mut Sleep> {
+        off_path::arm(&mut self.off_path, until)
+    }
+
+    /// Arms the call's timer for the wait before the next attempt: `false` when there is no
+    /// wait.
+    pub(super) fn wait(&mut self, delay: Duration) -> bool {
+        if delay.is_zero() {
+            return false;
+        }
+        let now = Instant::now();
+        self.arm(now.checked_add(delay).unwrap_or(now + FAR_FUTURE));
+        true
+    }
+
+    /// Waits for the call's timer, if it is set.
+    pub(super) fn poll_timer(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        off_path::poll_timer(&mut self.off_path, cx)
+    }
+
     /// Starts tracking a clocked call, and opens its span if its sink is enabled.
     ///
     /// Handed the parts of the call it needs, in registers, rather than the call: given the
@@ -169,7 +192,9 @@ impl Attempts {
         tracked.measure = measure;
         if let Some(sink) = sink {
             let span = metrics::call_span(sink, operation, breaker.map(Breaker::name));
-            self.span = (!span.is_none()).then(|| Box::new(span));
+            if !span.is_none() {
+                off_path::set_span(&mut self.off_path, span);
+            }
         }
     }
 
@@ -188,7 +213,7 @@ impl Attempts {
     /// The call's span, if it has one, for an attempt polled elsewhere.
     #[inline(always)]
     pub fn span(&self) -> Option<&tracing::Span> {
-        self.span.as_deref()
+        off_path::span(&self.off_path)
     }
 
     /// How long the current attempt may take, if it is limited: what a blocking operation is
@@ -286,9 +311,9 @@ impl Attempts {
     {
         // Taken out for the judgement (which needs `&mut self`) and put back after, so that
         // what the judgement reports is reported inside the call's span.
-        let span = self.span.take();
+        let span = off_path::take_span(&mut self.off_path);
         let next = {
-            let _entered = span.as_deref().map(tracing::Span::enter);
+            let _entered = span.enter();
             let limit = self.tracked().limit;
             match self.end(call, started, classification, result.is_none()) {
                 Next::Retry(delay) => {
@@ -307,7 +332,9 @@ impl Attempts {
                 }
             }
         };
-        self.span = span;
+        if !span.is_none() {
+            off_path::set_span(&mut self.off_path, span);
+        }
         next
     }
 

@@ -3,6 +3,7 @@
 mod attempts;
 mod handles;
 mod judge;
+mod off_path;
 mod run;
 
 use std::fmt;

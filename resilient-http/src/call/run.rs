@@ -8,10 +8,11 @@
 //! stores that had just written it; each such copy stalls. `success_path` in
 //! `benches/overhead.rs` measures the difference (figures in `BENCHMARKS.md`).
 //!
-//! The call's one timer (an attempt's time limit, or the wait before a retry) is made the first
-//! time the call has to wait and reset for its later attempts and waits, so that a call that
-//! never waits never sets one up. It is held in place rather than boxed: no allocation, and
-//! measured no slower than a boxed one on the success path.
+//! The call's one timer (an attempt's time limit, or the wait before a retry) is the
+//! [`Attempts`]'s: boxed with the call's span, made the first time the call has to wait, and
+//! reset for its later attempts and waits, so that a call that never waits never sets one up
+//! and carries a null pointer. Held in place in `Run`, it made `Run`'s drop glue too large to
+//! inline, and every call paid an out-of-line call to drop a finished future (BENCHMARKS.md).
 
 use std::future::Future;
 use std::marker::PhantomData;
@@ -20,9 +21,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use pin_project_lite::pin_project;
-use tokio::time::{Instant, Sleep};
 
-use super::attempts::FAR_FUTURE;
 use super::{Attempts, Call, Judge, Started};
 use crate::{Classification, Classify, Error};
 
@@ -44,9 +43,7 @@ pin_project! {
         #[pin]
         attempt: Option<Fut>,
         started: Option<Started<'a>>,
-        #[pin]
-        timer: Option<Sleep>,
-        // Whether `timer` is the wait before the next attempt.
+        // Whether the call's timer is the wait before the next attempt.
         waiting: bool,
     }
 }
@@ -61,7 +58,6 @@ impl<'a, F, Fut, J> Run<'a, F, Fut, J> {
             judge: PhantomData,
             attempt: None,
             started: None,
-            timer: None,
             waiting: false,
         }
     }
@@ -81,9 +77,7 @@ where
         let mut this = self.project();
         loop {
             if *this.waiting {
-                if let Some(timer) = this.timer.as_mut().as_pin_mut() {
-                    ready!(timer.poll(cx));
-                }
+                ready!(this.attempts.poll_timer(cx));
                 *this.waiting = false;
             }
             let attempts = &mut *this.attempts;
@@ -122,19 +116,12 @@ where
                     let Some(until) = attempts.until() else {
                         return Poll::Pending;
                     };
-                    ready!(arm(this.timer.as_mut(), until).poll(cx));
+                    ready!(attempts.arm(until).poll(cx));
                     this.attempt.set(None);
                     None
                 }
             };
-            let next = after_attempt(
-                this.call,
-                attempts,
-                this.started,
-                this.timer.as_mut(),
-                result,
-                &J::classify,
-            );
+            let next = after_attempt(this.call, attempts, this.started, result, &J::classify);
             match next {
                 ControlFlow::Break(result) => return Poll::Ready(result),
                 ControlFlow::Continue(waiting) => *this.waiting = waiting,
@@ -151,7 +138,6 @@ fn after_attempt<'a, T, E>(
     call: &Call<'a>,
     attempts: &mut Attempts,
     started: &mut Option<Started<'a>>,
-    timer: Pin<&mut Option<Sleep>>,
     result: Option<Result<T, E>>,
     classify: &impl Fn(&Result<T, E>) -> Classification,
 ) -> ControlFlow<Result<T, E>, bool>
@@ -164,27 +150,6 @@ where
     let mut result = result;
     match attempts.finish(call, started, &mut result, classify) {
         ControlFlow::Break(()) => ControlFlow::Break(super::finished(result)),
-        ControlFlow::Continue(delay) if delay.is_zero() => ControlFlow::Continue(false),
-        ControlFlow::Continue(delay) => {
-            let now = Instant::now();
-            arm(timer, now.checked_add(delay).unwrap_or(now + FAR_FUTURE));
-            ControlFlow::Continue(true)
-        }
+        ControlFlow::Continue(delay) => ControlFlow::Continue(attempts.wait(delay)),
     }
-}
-
-/// The call's timer, set to go off at `until`: made on first use, reset afterwards (a limited
-/// attempt re-arms it on every poll that finds the attempt pending, which costs a comparison
-/// once it is set to that instant).
-fn arm(mut timer: Pin<&mut Option<Sleep>>, until: Instant) -> Pin<&mut Sleep> {
-    if timer.is_none() {
-        timer.set(Some(tokio::time::sleep_until(until)));
-    }
-    let Some(mut timer) = timer.as_pin_mut() else {
-        unreachable!("the timer was made above")
-    };
-    if timer.deadline() != until {
-        timer.as_mut().reset(until);
-    }
-    timer
 }
