@@ -1,8 +1,8 @@
 //! The success path of a resilient call does not touch the heap: a policy, a closed breaker, a
 //! retry budget and a `NoopSink` around an operation that succeeds at once cost no allocation,
 //! and neither do a breaker's failure-rate rule, a policy's deadline, or a `#[resilient]` method
-//! once its first call has resolved its handles. (An `InMemorySink` does allocate: it is a test
-//! sink, and not covered here.)
+//! once its first call has resolved its handles. (An `InMemorySink` allocates for the first event
+//! of each operation and outcome it sees: it is a test sink, and not covered here.)
 //!
 //! A counting global allocator counts the allocations (and reallocations) made by the current
 //! thread while [`allocations_in`] runs a closure; other threads, such as the test harness's,
@@ -18,14 +18,14 @@ use std::cell::Cell;
 use std::future::Future;
 use std::hint::black_box;
 use std::pin::pin;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, Waker};
 
 use std::time::Duration;
 
 use resilient_http::{
-    Breaker, BreakerConfig, BudgetConfig, Call, Error, NoopSink, RetryBudget, RetryPolicy,
-    WindowConfig, resilient,
+    Breaker, BreakerConfig, BudgetConfig, Call, CallSite, Error, NoopSink, RetryBudget,
+    RetryPolicy, WindowConfig, resilient,
 };
 
 /// Calls measured per check, after one warm-up call.
@@ -195,8 +195,8 @@ fn a_failure_rate_rule_does_not_allocate_on_success() {
 
 #[test]
 fn a_deadline_does_not_allocate_on_success() {
-    // A limited attempt runs under `tokio::time::timeout`, which needs a runtime's timer in
-    // context; an attempt that is ready at once never registers it.
+    // A limited attempt runs on a tokio timer, which needs a runtime's timer in context; an
+    // attempt that is ready at once never makes one.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
@@ -222,4 +222,38 @@ fn a_resilient_method_does_not_allocate_after_its_first_call() {
     // The warm-up call of `allocations_per_run` resolves the method's static handles (a
     // registry lookup that allocates the breaker and budget); later calls must not allocate.
     assert_none(allocations_per_run(resilient_method));
+}
+
+/// Counts the allocations of successful calls through a `CallSite` under `policy`, with a
+/// default breaker, a default budget and a `NoopSink`. The site is built before counting
+/// starts, as it would be where a client is built; only its calls are counted.
+fn allocations_of_successful_site_calls(policy: RetryPolicy) -> usize {
+    let breaker = Breaker::new("zero-alloc-site", BreakerConfig::new()).expect("default breaker");
+    let budget = RetryBudget::new("zero-alloc-site", BudgetConfig::new()).expect("default budget");
+    let site = CallSite::new("zero-alloc-site", policy)
+        .breaker(Arc::new(breaker))
+        .budget(Arc::new(budget))
+        .sink(Arc::new(NoopSink));
+    allocations_per_run(|| black_box(&site).run(|| async { Ok::<_, Error>(black_box(1u64)) }))
+}
+
+#[test]
+fn a_call_site_success_path_does_not_allocate() {
+    assert_none(allocations_of_successful_site_calls(RetryPolicy::default()));
+}
+
+#[test]
+fn a_call_site_with_a_deadline_does_not_allocate_on_success() {
+    // The site's timer is made only when an attempt is pending under its limit; one that is
+    // ready at once never makes it, but a limited call still needs a runtime's timer in context.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("a current-thread runtime");
+    let _context = runtime.enter();
+    let policy = RetryPolicy::builder()
+        .deadline(Duration::from_secs(10))
+        .build()
+        .expect("valid policy");
+    assert_none(allocations_of_successful_site_calls(policy));
 }

@@ -43,10 +43,12 @@ pub enum Error {
         /// Attempts made before the rejection (zero when the first attempt was rejected).
         attempts: u32,
     },
-    /// One attempt took longer than the policy's per-attempt timeout.
+    /// One attempt took longer than it was given: the policy's per-attempt timeout, or what
+    /// was left of the deadline.
     #[error("attempt {attempts} timed out after {timeout:?}")]
     AttemptTimeout {
-        /// The per-attempt timeout.
+        /// The time the attempt was given: the per-attempt timeout, or what was left of the
+        /// deadline when that was shorter.
         timeout: Duration,
         /// Attempts made, including the one that timed out.
         attempts: u32,
@@ -58,7 +60,8 @@ pub enum Error {
         deadline: Duration,
         /// Attempts made.
         attempts: u32,
-        /// The last attempt's error, when an attempt finished before the deadline.
+        /// The last attempt's error: what it returned, or, for an attempt the deadline cut
+        /// short, an [`Error::AttemptTimeout`] with the time it was given.
         #[source]
         last: Option<Box<Error>>,
     },

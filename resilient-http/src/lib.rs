@@ -7,8 +7,10 @@
 //! - [`Client`]: a resilient wrapper over `reqwest::Client` with reqwest's request-builder
 //!   feel. Every request runs under a [`RetryPolicy`], a named [`Breaker`] and a
 //!   [`RetryBudget`].
-//! - [`Call`]: the same machinery around any async (or blocking) operation, for typed API
-//!   clients whose methods do more than one request or decode what they get.
+//! - [`CallSite`]: the same machinery around any async (or blocking) operation, for typed API
+//!   clients whose methods do more than one request or decode what they get. One operation's
+//!   policy, breaker, budget and sink are put together once and shared by all its calls; a
+//!   [`Call`] does the same for a single call, from references handed to it each time.
 //!
 //! ```no_run
 //! use resilient_http::Client;
@@ -74,7 +76,7 @@ mod sync;
 pub use backoff::{Backoff, Delays};
 pub use breaker::{Breaker, BreakerConfig, BreakerState, Permit, Rejected, WindowConfig};
 pub use budget::{BudgetConfig, RetryBudget};
-pub use call::{Call, ClassifyOk, Judge, OkIsSuccess, Run};
+pub use call::{Call, CallSite, ClassifyOk, Judge, OkIsSuccess, Run};
 pub use classify::{Classification, Classify, GiveUp};
 pub use client::{Client, ClientBuilder, RequestBuilder, error_for_status};
 pub use clock::{Clock, ManualClock, TokioClock};

@@ -6,13 +6,14 @@ use super::Call;
 use crate::metrics::{self, MetricsSink};
 use crate::{Breaker, Registry, RetryBudget, RetryPolicy};
 
-/// The breaker, budget and sink of a `Client` or a `#[resilient]` call site, looked up once,
-/// with the sink's [`enabled`](MetricsSink::enabled) asked once rather than by every call.
-#[derive(Debug)]
+/// The breaker, budget and sink of a `Client`, a [`CallSite`](super::CallSite) or a
+/// `#[resilient]` call site, looked up once, with the sink's
+/// [`enabled`](MetricsSink::enabled) asked once rather than by every call.
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Handles {
     pub(crate) breaker: Option<Arc<Breaker>>,
-    budget: Option<Arc<RetryBudget>>,
-    /// The registry's sink, if it is enabled.
+    pub(super) budget: Option<Arc<RetryBudget>>,
+    /// The sink, if it is enabled.
     sink: Option<Arc<dyn MetricsSink>>,
 }
 
@@ -23,12 +24,18 @@ impl Handles {
         breaker: Option<&str>,
         budget: Option<&str>,
     ) -> Self {
-        let sink = registry.sink();
-        Handles {
+        let mut handles = Handles {
             breaker: breaker.map(|name| registry.breaker(name)),
             budget: budget.map(|name| registry.budget(name)),
-            sink: metrics::is_enabled(&**sink).then(|| sink.clone()),
-        }
+            sink: None,
+        };
+        handles.set_sink(registry.sink().clone());
+        handles
+    }
+
+    /// Reports to `sink`, if it is enabled.
+    pub(super) fn set_sink(&mut self, sink: Arc<dyn MetricsSink>) {
+        self.sink = metrics::is_enabled(&*sink).then_some(sink);
     }
 
     /// A call named `operation` under `policy` with these handles.

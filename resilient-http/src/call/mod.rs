@@ -5,6 +5,8 @@ mod handles;
 mod judge;
 mod off_path;
 mod run;
+mod site;
+mod timed;
 
 use std::fmt;
 use std::future::Future;
@@ -15,6 +17,7 @@ pub use attempts::{Attempts, Started};
 pub(crate) use handles::Handles;
 pub use judge::{ClassifyOk, Judge, OkIsSuccess};
 pub use run::Run;
+pub use site::CallSite;
 
 use crate::metrics::MetricsSink;
 use crate::{Breaker, Classification, Classify, Error, RetryBudget, RetryPolicy};

@@ -1,0 +1,64 @@
+//! The futures a [`CallSite`](super::CallSite) call awaits on its own state: an attempt under
+//! its time limit, and the wait before the next attempt. Both run on the call's one timer, which
+//! [`Attempts`] holds, so that the call's future holds no timer of its own.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use pin_project_lite::pin_project;
+
+use super::Attempts;
+
+pin_project! {
+    /// An attempt polled inside its call's span, and cut short when its limit runs out (the
+    /// per-attempt timeout or the deadline): `None` then.
+    pub(super) struct Limited<'s, F> {
+        attempts: &'s mut Attempts,
+        #[pin]
+        attempt: F,
+    }
+}
+
+impl<'s, F> Limited<'s, F> {
+    #[inline(always)]
+    pub(super) fn new(attempts: &'s mut Attempts, attempt: F) -> Self {
+        Limited { attempts, attempt }
+    }
+}
+
+impl<F: Future> Future for Limited<'_, F> {
+    type Output = Option<F::Output>;
+
+    #[inline(always)]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let attempt = this.attempt;
+        // Two arms rather than an optional guard: see `call/run.rs`.
+        let polled = match this.attempts.span() {
+            None => attempt.poll(cx),
+            Some(span) => span.in_scope(|| attempt.poll(cx)),
+        };
+        if let Poll::Ready(output) = polled {
+            return Poll::Ready(Some(output));
+        }
+        let Some(until) = this.attempts.until() else {
+            return Poll::Pending;
+        };
+        ready!(this.attempts.arm(until).poll(cx));
+        Poll::Ready(None)
+    }
+}
+
+/// The wait before the next attempt, on the call's timer as [`Attempts::wait`] armed it.
+pub(super) struct Wait<'s> {
+    pub(super) attempts: &'s mut Attempts,
+}
+
+impl Future for Wait<'_> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.attempts.poll_timer(cx)
+    }
+}
