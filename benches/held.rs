@@ -18,14 +18,15 @@
 mod held;
 
 use std::hint::black_box;
+use std::sync::Arc;
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
 use criterion::{Criterion, criterion_group, criterion_main};
 use recloser::{AsyncRecloser, Recloser};
 use resilient_http::{
-    Breaker, BreakerConfig, BudgetConfig, Call, Error, NoopSink, RetryBudget, RetryPolicy,
-    resilient,
+    Breaker, BreakerConfig, BudgetConfig, Call, CallSite, Error, NoopSink, RetryBudget,
+    RetryPolicy, resilient,
 };
 
 use held::bench_held;
@@ -40,6 +41,15 @@ fn held_success_path(c: &mut Criterion) {
     let policy = RetryPolicy::default();
     let breaker = Breaker::new("held", BreakerConfig::new()).expect("default breaker config");
     let budget = RetryBudget::new("held", BudgetConfig::new()).expect("default budget config");
+    // `ours_call`'s configuration put together once, with a breaker and budget of its own.
+    let site = CallSite::new("held", RetryPolicy::default())
+        .breaker(Arc::new(
+            Breaker::new("held", BreakerConfig::new()).expect("default breaker config"),
+        ))
+        .budget(Arc::new(
+            RetryBudget::new("held", BudgetConfig::new()).expect("default budget config"),
+        ))
+        .sink(Arc::new(NoopSink));
     let backoff = ExponentialBuilder::default();
     let failsafe_breaker = failsafe::Config::new().build();
     let recloser = AsyncRecloser::from(Recloser::default());
@@ -54,6 +64,9 @@ fn held_success_path(c: &mut Criterion) {
             .budget(black_box(&budget))
             .sink(black_box(&NoopSink))
             .run(|| async { Ok::<_, Error>(black_box(1u64)) })
+    });
+    bench_held(&mut group, "ours_call_site", || {
+        black_box(&site).run(|| async { Ok::<_, Error>(black_box(1u64)) })
     });
     bench_held(&mut group, "ours_macro", ours_macro);
     bench_held(&mut group, "backon_retry", || {

@@ -1,20 +1,21 @@
-//! What resilience costs a healthy call: the success path of [`Call::run`] (first attempt
-//! succeeds, breaker closed) against the bare future it wraps, side by side in one criterion
-//! group. Results and their reading are in `BENCHMARKS.md`; run with
-//! `cargo bench --bench overhead`.
+//! What resilience costs a healthy call: the success path of [`Call::run`] and
+//! [`CallSite::run`] (first attempt succeeds, breaker closed) against the bare future they
+//! wrap, side by side in one criterion group. Results and their reading are in
+//! `BENCHMARKS.md`; run with `cargo bench --bench overhead`.
 //!
 //! Every operation here is an immediately ready future, so each call completes on its first
 //! poll (checked once per variant before it is measured). The futures are driven by a one-poll
 //! [`block_on`] with a no-op waker instead of a runtime, so what is measured is the call's own
-//! work, not a scheduler's. The policy, breaker, budget and sink go through [`black_box`] on
-//! every call, so the compiler cannot fold their configuration into the loop, as it could not
-//! for a breaker shared through a `Registry`.
+//! work, not a scheduler's. The policy, breaker, budget and sink (or the call site) go through
+//! [`black_box`] on every call, so the compiler cannot fold their configuration into the loop,
+//! as it could not for a breaker shared through a `Registry`.
 //!
 //! | variant | what it adds over `bare_future` |
 //! |---|---|
 //! | `policy_only` | `Call::new(..).run(..)` with the default `RetryPolicy`, nothing else |
 //! | `policy_breaker` | plus a closed default `Breaker` |
 //! | `full` | plus a default `RetryBudget` and `NoopSink`: the configuration the target is for |
+//! | `call_site` | `full`'s configuration put together once in a `CallSite`, and `site.run(..)` |
 //! | `full_in_memory_sink` | `full` with an `InMemorySink`: events, latency clock reads, a mutex |
 //! | `full_deadline` | `full` with a 10 s deadline: clock reads and tokio's timeout wrapper |
 //! | `full_rate_breaker` | `full` with a failure-rate rule over a 100-call count window |
@@ -29,12 +30,13 @@
 mod one_poll;
 
 use std::hint::black_box;
+use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use one_poll::bench_ready;
 use resilient_http::{
-    Breaker, BreakerConfig, BudgetConfig, Call, Error, InMemorySink, NoopSink, Registry,
+    Breaker, BreakerConfig, BudgetConfig, Call, CallSite, Error, InMemorySink, NoopSink, Registry,
     RetryBudget, RetryPolicy, WindowConfig, resilient,
 };
 
@@ -82,6 +84,20 @@ fn overhead(c: &mut Criterion) {
             .budget(black_box(&budget))
             .sink(black_box(&NoopSink))
             .run(|| async { Ok::<_, Error>(black_box(1u64)) })
+    });
+
+    // The same configuration as `full`, put together once: its own breaker and budget, built
+    // as `full`'s are, and the same sink.
+    let site = CallSite::new("bench", RetryPolicy::default())
+        .breaker(Arc::new(
+            Breaker::new("bench", BreakerConfig::new()).expect("default breaker config"),
+        ))
+        .budget(Arc::new(
+            RetryBudget::new("bench", BudgetConfig::new()).expect("default budget config"),
+        ))
+        .sink(Arc::new(NoopSink));
+    bench_ready(&mut group, "call_site", || {
+        black_box(&site).run(|| async { Ok::<_, Error>(black_box(1u64)) })
     });
 
     bench_ready(&mut group, "full_in_memory_sink", || {

@@ -9,6 +9,7 @@
 //! |---|---|
 //! | `bare_future` | none |
 //! | `ours_call` | `Call::run` with a default `RetryPolicy`, `Breaker`, `RetryBudget` and `NoopSink` (`full` in `benches/overhead.rs`) |
+//! | `ours_call_site` | `CallSite::run` with the same configuration, put together once (`call_site` in `benches/overhead.rs`) |
 //! | `ours_macro` | `#[resilient(max_attempts = 3, breaker = "peers")]`: the global registry's breaker and budget |
 //! | `backon_retry` | `(|| op).retry(ExponentialBuilder::default())` |
 //! | `tower_resilience` | `RetryLayer::builder().build()` over `CircuitBreakerLayer::builder().build()` over a `service_fn`, called as `ready().await?.call(req)` |
@@ -42,6 +43,7 @@
 mod one_poll;
 
 use std::hint::black_box;
+use std::sync::Arc;
 use std::sync::{Barrier, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -51,8 +53,8 @@ use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_
 use failsafe::CircuitBreaker as _;
 use recloser::{AsyncRecloser, Recloser};
 use resilient_http::{
-    Breaker, BreakerConfig, BreakerState, BudgetConfig, Call, Error, NoopSink, RetryBudget,
-    RetryPolicy, resilient,
+    Breaker, BreakerConfig, BreakerState, BudgetConfig, Call, CallSite, Error, NoopSink,
+    RetryBudget, RetryPolicy, resilient,
 };
 use tower::{Service, ServiceBuilder, ServiceExt};
 use tower_resilience::circuitbreaker::CircuitBreakerLayer;
@@ -70,6 +72,15 @@ fn success_path(c: &mut Criterion) {
     let policy = RetryPolicy::default();
     let breaker = Breaker::new("peers", BreakerConfig::new()).expect("default breaker config");
     let budget = RetryBudget::new("peers", BudgetConfig::new()).expect("default budget config");
+    // `ours_call`'s configuration put together once, with a breaker and budget of its own.
+    let site = CallSite::new("peers", RetryPolicy::default())
+        .breaker(Arc::new(
+            Breaker::new("peers", BreakerConfig::new()).expect("default breaker config"),
+        ))
+        .budget(Arc::new(
+            RetryBudget::new("peers", BudgetConfig::new()).expect("default budget config"),
+        ))
+        .sink(Arc::new(NoopSink));
     let backoff = ExponentialBuilder::default();
     // Retry outside, breaker inside: every attempt asks the breaker, as in `Call::run`.
     let mut tower_service = ServiceBuilder::new()
@@ -99,6 +110,9 @@ fn success_path(c: &mut Criterion) {
             .run(|| async { Ok::<_, Error>(black_box(1u64)) })
     });
 
+    bench_ready(&mut group, "ours_call_site", || {
+        black_box(&site).run(|| async { Ok::<_, Error>(black_box(1u64)) })
+    });
     bench_ready(&mut group, "ours_macro", ours_macro);
 
     bench_ready(&mut group, "backon_retry", || {
