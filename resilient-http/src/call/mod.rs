@@ -24,7 +24,8 @@ use crate::{Breaker, Classification, Classify, Error, RetryBudget, RetryPolicy};
 
 /// One resilient call: an operation, the policy it runs under, and optionally the breaker,
 /// budget and sink it uses. `#[resilient]` generates one of these per call; use it directly to
-/// make anything resilient.
+/// make anything resilient. For many calls of one kind, a [`CallSite`] puts the same together
+/// once, and costs less per call.
 ///
 /// The operation is a closure that starts a fresh attempt each time it is called, so every
 /// argument it captures is available to every attempt.
