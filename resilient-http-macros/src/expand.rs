@@ -187,11 +187,7 @@ fn retry_loop(
         name("__rh_delay"),
         name("__rh_error"),
     );
-    let (attempt_future, until, entered) = (
-        name("__rh_attempt"),
-        name("__rh_until"),
-        name("__rh_entered"),
-    );
+    let entered = name("__rh_entered");
 
     // With the global registry, the handles are a static, asked for wherever the call is
     // made; a reference to them would be one more word in the future.
@@ -217,25 +213,20 @@ fn retry_loop(
     let (run_attempt, sleep) = if is_async {
         let attempt = quote_spanned!(body.span()=> async #body);
         // The body appears once; an unlimited attempt awaits it as is (the success path, which
-        // must cost nothing over `Call::run`), and only a limited one is wrapped in tokio's
-        // `Timeout`.
+        // must cost nothing over `Call::run`), and only a limited one is polled under its limit,
+        // on the call's one timer.
         let limited = args.timeout.is_some() || args.deadline.is_some();
         let run_attempt = if limited {
-            quote! {{
-                let #attempt_future = #private::attempt::<#ty, _>(&#attempts, #attempt);
-                match #attempts.until() {
-                    ::core::option::Option::None => ::core::option::Option::Some(#attempt_future.await),
-                    ::core::option::Option::Some(#until) => ::core::result::Result::ok(
-                        #private::timeout_at(#until, #attempt_future).await,
-                    ),
-                }
-            }}
+            quote!(#private::limited::<#ty, _>(&mut #attempts, #attempt).await)
         } else {
             // No limit is declared, so no attempt is ever wrapped in a timeout: leaving the
             // wrapper out of the code keeps it out of the future, and the success path cheaper.
             quote!(::core::option::Option::Some(#private::attempt::<#ty, _>(&#attempts, #attempt).await))
         };
-        (run_attempt, quote!(#private::sleep(#delay).await))
+        (
+            run_attempt,
+            quote!(#private::wait(&mut #attempts, #delay).await),
+        )
     } else {
         let attempt = quote_spanned!(body.span()=> (|| -> #ty #body)());
         (

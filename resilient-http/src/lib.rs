@@ -166,9 +166,11 @@ pub use status_set::StatusSet;
 ///
 /// # Cost
 /// With the global registry, each function caches its breaker and budget handles in a `static`:
-/// after the first call no map lookup and no allocation happens per call, but for one boxed
-/// timer for each wait before a retry (boxed so that the function's future stays small enough
-/// for the compiler to inline its drop on the success path). With `registry = ...`
+/// after the first call no map lookup and no allocation happens per call, but for one box the
+/// first time a call waits (a retry, or an attempt pending under its `timeout` or `deadline`),
+/// holding the call's timer, reused for its later waits (boxed so that the function's future
+/// stays small enough for the compiler to inline its drop on the success path). With
+/// `registry = ...`
 /// the handles are looked up on every call (a read lock and a hash), so keep that for tests
 /// and multi-tenant code.
 ///

@@ -12,7 +12,6 @@ pub use crate::{
     Backoff, Call, Classification, Error, Jitter, Registry, RetryConfig, RetryPolicy, StatusSet,
 };
 pub use core::ops::ControlFlow;
-pub use tokio::time::timeout_at;
 
 use pin_project_lite::pin_project;
 
@@ -111,11 +110,23 @@ impl<F: Future> Future for InSpan<'_, F> {
     }
 }
 
-/// Waits before the next attempt: one allocation per retry. Held in place, the timer made the
-/// drop glue of the function's future too large to inline, and every call, the successful ones
-/// too, paid an out-of-line call to drop a future that had finished (BENCHMARKS.md).
-pub fn sleep(delay: Duration) -> Pin<Box<tokio::time::Sleep>> {
-    Box::pin(tokio::time::sleep(delay))
+/// A limited attempt's future, tied to the function's return type as [`attempt`]'s is, polled
+/// inside the call's span and cut short when its limit runs out (`None` then), on the call's
+/// one timer.
+#[inline]
+pub fn limited<R, F: Future<Output = R>>(
+    attempts: &mut Attempts,
+    attempt: F,
+) -> impl Future<Output = Option<R>> {
+    crate::call::Limited::new(attempts, attempt)
+}
+
+/// Waits `delay` before the next attempt, on the call's one timer: made by the call's first
+/// wait, and reused by the next. Held in the function's future, a timer made its drop glue too
+/// large to inline, and every call, the successful ones too, paid an out-of-line call to drop a
+/// future that had finished (BENCHMARKS.md).
+pub fn wait(attempts: &mut Attempts, delay: Duration) -> impl Future<Output = ()> {
+    crate::call::Wait::new(attempts, delay)
 }
 
 /// Waits before the next attempt of a blocking function.

@@ -160,7 +160,7 @@ impl Attempts {
 
     /// Arms the call's timer for the wait before the next attempt: `false` when there is no
     /// wait.
-    pub(super) fn wait(&mut self, delay: Duration) -> bool {
+    pub(crate) fn wait(&mut self, delay: Duration) -> bool {
         if delay.is_zero() {
             return false;
         }

@@ -18,6 +18,7 @@ pub(crate) use handles::Handles;
 pub use judge::{ClassifyOk, Judge, OkIsSuccess};
 pub use run::Run;
 pub use site::CallSite;
+pub(crate) use timed::{Limited, Wait};
 
 use crate::metrics::MetricsSink;
 use crate::{Breaker, Classification, Classify, Error, RetryBudget, RetryPolicy};

@@ -197,7 +197,7 @@ where
 {
     let mut attempts = Attempts::new();
     loop {
-        let wait = {
+        let delay = {
             let started = match attempts.begin(&site.call()) {
                 Ok(started) => started,
                 Err(rejected) => return Err(E::from(attempts.rejected(&site.call(), rejected))),
@@ -217,14 +217,9 @@ where
             };
             match attempts.finish(&site.call(), started, &mut result, J::classify) {
                 ControlFlow::Break(()) => return super::finished(result),
-                ControlFlow::Continue(delay) => attempts.wait(delay),
+                ControlFlow::Continue(delay) => delay,
             }
         };
-        if wait {
-            Wait {
-                attempts: &mut attempts,
-            }
-            .await;
-        }
+        Wait::new(&mut attempts, delay).await;
     }
 }

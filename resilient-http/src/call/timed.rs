@@ -1,10 +1,11 @@
-//! The futures a [`CallSite`](super::CallSite) call awaits on its own state: an attempt under
-//! its time limit, and the wait before the next attempt. Both run on the call's one timer, which
+//! The futures a [`CallSite`](super::CallSite) call and a `#[resilient]` function await on the
+//! call's state: an attempt under its time limit, and the wait before the next attempt. Both run on the call's one timer, which
 //! [`Attempts`] holds, so that the call's future holds no timer of its own.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 
 use pin_project_lite::pin_project;
 
@@ -13,7 +14,7 @@ use super::Attempts;
 pin_project! {
     /// An attempt polled inside its call's span, and cut short when its limit runs out (the
     /// per-attempt timeout or the deadline): `None` then.
-    pub(super) struct Limited<'s, F> {
+    pub(crate) struct Limited<'s, F> {
         attempts: &'s mut Attempts,
         #[pin]
         attempt: F,
@@ -22,7 +23,7 @@ pin_project! {
 
 impl<'s, F> Limited<'s, F> {
     #[inline(always)]
-    pub(super) fn new(attempts: &'s mut Attempts, attempt: F) -> Self {
+    pub(crate) fn new(attempts: &'s mut Attempts, attempt: F) -> Self {
         Limited { attempts, attempt }
     }
 }
@@ -50,15 +51,29 @@ impl<F: Future> Future for Limited<'_, F> {
     }
 }
 
-/// The wait before the next attempt, on the call's timer as [`Attempts::wait`] armed it.
-pub(super) struct Wait<'s> {
-    pub(super) attempts: &'s mut Attempts,
+/// The wait before the next attempt, on the call's timer.
+pub(crate) struct Wait<'s> {
+    /// The call, when there is a wait.
+    attempts: Option<&'s mut Attempts>,
+}
+
+impl<'s> Wait<'s> {
+    /// Arms the call's timer to wait `delay` (see [`Attempts::wait`]).
+    pub(crate) fn new(attempts: &'s mut Attempts, delay: Duration) -> Self {
+        let armed = attempts.wait(delay);
+        Wait {
+            attempts: armed.then_some(attempts),
+        }
+    }
 }
 
 impl Future for Wait<'_> {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        self.attempts.poll_timer(cx)
+        match &mut self.attempts {
+            Some(attempts) => attempts.poll_timer(cx),
+            None => Poll::Ready(()),
+        }
     }
 }
