@@ -20,13 +20,12 @@
 //! [`Attempts::finish`] for the general, out-of-line judgement.
 
 use std::ops::ControlFlow;
-use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
-use tokio::time::{Instant, Sleep};
+use tokio::time::Instant;
 
 use super::{Call, off_path};
 use crate::breaker::{Permit, Rejected};
@@ -153,19 +152,23 @@ impl Attempts {
         Ok(Started { permit })
     }
 
-    /// The call's timer, set to go off at `until`: see [`off_path::arm`].
-    pub(super) fn arm(&mut self, until: Instant) -> Pin<&mut Sleep> {
-        off_path::arm(&mut self.off_path, until)
+    /// Waits for the current attempt's limit, `until`, on the call's timer: for an attempt
+    /// that is pending (see [`off_path::arm`] and [`off_path::poll_limit`]).
+    pub(super) fn poll_limit(&mut self, until: Instant, cx: &mut Context<'_>) -> Poll<()> {
+        off_path::poll_limit(off_path::arm(&mut self.off_path, until), cx)
     }
 
     /// Arms the call's timer for the wait before the next attempt: `false` when there is no
     /// wait.
-    pub(crate) fn wait(&mut self, delay: Duration) -> bool {
+    pub(super) fn wait(&mut self, delay: Duration) -> bool {
         if delay.is_zero() {
             return false;
         }
         let now = Instant::now();
-        self.arm(now.checked_add(delay).unwrap_or(now + FAR_FUTURE));
+        off_path::arm(
+            &mut self.off_path,
+            now.checked_add(delay).unwrap_or(now + FAR_FUTURE),
+        );
         true
     }
 

@@ -1,9 +1,11 @@
 //! What a call holds only off its quiet path: the sink's span and the call's timer.
 
-use std::pin::Pin;
+use std::future::Future;
+use std::pin::{Pin, pin};
 use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
+use tokio::task::coop;
 use tokio::time::{Instant, Sleep};
 
 pin_project! {
@@ -74,6 +76,19 @@ pub(super) fn arm(slot: &mut Slot, until: Instant) -> Pin<&mut Sleep> {
         timer.as_mut().reset(until);
     }
     timer
+}
+
+/// Polls the timer of an attempt that is pending under its limit. Once the task has spent its
+/// coop budget (tokio gives each task a budget of work per turn, and an attempt busy with
+/// always-ready resources spends it), `Sleep::poll` answers `Pending` whatever the time, and a
+/// timer polled only then would never fire; as `tokio::time::timeout` does, it is then polled
+/// with the budget lifted. Asked only off the success path, after the attempt was pending.
+pub(super) fn poll_limit(timer: Pin<&mut Sleep>, cx: &mut Context<'_>) -> Poll<()> {
+    if coop::has_budget_remaining() {
+        timer.poll(cx)
+    } else {
+        pin!(coop::unconstrained(timer)).poll(cx)
+    }
 }
 
 /// Waits for the timer, if it is set.

@@ -116,7 +116,7 @@ where
                     let Some(until) = attempts.until() else {
                         return Poll::Pending;
                     };
-                    ready!(attempts.arm(until).poll(cx));
+                    ready!(attempts.poll_limit(until, cx));
                     this.attempt.set(None);
                     None
                 }

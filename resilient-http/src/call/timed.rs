@@ -46,7 +46,7 @@ impl<F: Future> Future for Limited<'_, F> {
         let Some(until) = this.attempts.until() else {
             return Poll::Pending;
         };
-        ready!(this.attempts.arm(until).poll(cx));
+        ready!(this.attempts.poll_limit(until, cx));
         Poll::Ready(None)
     }
 }
