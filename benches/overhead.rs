@@ -17,7 +17,7 @@
 //! | `full` | plus a default `RetryBudget` and `NoopSink`: the configuration the target is for |
 //! | `call_site` | `full`'s configuration put together once in a `CallSite`, and `site.run(..)` |
 //! | `full_in_memory_sink` | `full` with an `InMemorySink`: events, latency clock reads, a mutex |
-//! | `full_deadline` | `full` with a 10 s deadline: clock reads and tokio's timeout wrapper |
+//! | `full_deadline` | `full` with a 10 s deadline: clock reads and the attempt's limit |
 //! | `full_rate_breaker` | `full` with a failure-rate rule over a 100-call count window |
 //!
 //! A second group, `macro_vs_hand`, compares a `#[resilient]` method with the same call written
@@ -109,9 +109,8 @@ fn overhead(c: &mut Criterion) {
     });
 
     {
-        // A limited attempt runs under `tokio::time::timeout`, which needs the timer of a
-        // runtime's context (entered here, never run: the future still completes on its first
-        // poll, so the timer is never registered).
+        // Entered, as a limited call runs in a runtime's context, and never run: the future
+        // completes on its first poll, so the call's timer is never made.
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .build()

@@ -573,6 +573,41 @@ async fn what_is_given_before_or_after_with_registry_is_kept_whatever_the_order(
     assert_eq!(of_registry.operation("after").attempts, 0);
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_budget_given_before_or_after_with_registry_is_kept_whatever_the_order() {
+    let registry = Registry::new();
+    // A budget of one retry (its registry's clock never moves): the first retry spends it, the
+    // second is refused. The other registry's default budget would allow both.
+    let (tight, _clock, _sink) = tight_budget();
+    let own_budget = tight.budget("tight");
+    let retry_twice = || {
+        let mut attempts = 0;
+        move || {
+            attempts += 1;
+            let outcome = if attempts < 3 {
+                Err(status(503))
+            } else {
+                Ok(())
+            };
+            async move { outcome }
+        }
+    };
+    let before = site(retrying(3))
+        .budget(own_budget.clone())
+        .with_registry(&registry, "inventory");
+    let after = site(retrying(3))
+        .with_registry(&registry, "inventory")
+        .budget(own_budget.clone());
+
+    for site in [&before, &after] {
+        let result: Result<(), Error> = site.run(retry_twice()).await;
+        assert!(
+            matches!(&result, Err(Error::BudgetExhausted { budget, .. }) if budget == "tight"),
+            "{result:?}"
+        );
+    }
+}
+
 // ---- The sink ----
 
 /// A sink that panics when asked whether it wants events, and counts the events it is given.

@@ -1,6 +1,7 @@
 //! `#[resilient]` on the methods of a typed API client, against a fault-injecting server on
 //! 127.0.0.1: attempts, Retry-After, timeouts, the deadline, shared breakers, isolated
-//! registries and the metrics each method reports.
+//! registries and the metrics each method reports; and, on the paused clock, limits and waits
+//! sharing the call's one timer.
 
 mod support;
 
@@ -275,4 +276,41 @@ async fn the_global_registry_and_the_function_path_are_the_defaults() {
     // call's first attempt deposited its share in it.
     let budget = Registry::global().budget("resilient_attr::global_default");
     assert!(budget.balance() > 10.0, "balance {}", budget.balance());
+}
+
+/// Attempts 1 and 2 hang (only their 1 s limit ends them), attempt 3 succeeds; `started` gets
+/// when each began, since `start`. Waits of 100 ms, then 200 ms.
+#[resilient(max_attempts = 4, timeout = "1s", budget = false, jitter = none,
+            backoff = exponential(initial = "100ms", factor = 2.0, max = "10s"),
+            registry = &Registry::new())]
+async fn hangs_twice(
+    start: tokio::time::Instant,
+    started: &std::sync::Mutex<Vec<Duration>>,
+) -> Result<usize, Error> {
+    let attempt = {
+        let mut started = started.lock().expect("not poisoned");
+        started.push(start.elapsed());
+        started.len()
+    };
+    if attempt <= 2 {
+        tokio::time::sleep(Duration::from_secs(3_600)).await;
+    }
+    Ok(attempt)
+}
+
+#[tokio::test(start_paused = true)]
+async fn timed_out_attempts_and_waits_alternate_on_the_one_timer_each_in_full() {
+    // Each limit and each wait re-arms the call's one timer that the previous one left
+    // expired, so a wait or limit cut short (or not re-armed) shows in the instants.
+    let start = tokio::time::Instant::now();
+    let started = std::sync::Mutex::new(Vec::new());
+
+    assert_eq!(hangs_twice(start, &started).await.unwrap(), 3);
+
+    let (ms, s) = (Duration::from_millis, Duration::from_secs);
+    assert_eq!(
+        *started.lock().unwrap(),
+        [Duration::ZERO, s(1) + ms(100), s(2) + ms(300)]
+    );
+    assert_eq!(start.elapsed(), s(2) + ms(300));
 }

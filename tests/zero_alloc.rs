@@ -18,14 +18,17 @@ use std::cell::Cell;
 use std::future::Future;
 use std::hint::black_box;
 use std::pin::pin;
+use std::sync::atomic::AtomicU32;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, Waker};
 
 use std::time::Duration;
 
+use reqwest::StatusCode;
 use resilient_http::{
-    Breaker, BreakerConfig, BudgetConfig, Call, CallSite, Error, NoopSink, RetryBudget,
-    RetryPolicy, WindowConfig, resilient,
+    Backoff, Breaker, BreakerConfig, BudgetConfig, Call, CallSite, Error, Jitter, NoopSink,
+    RetryBudget, RetryPolicy, WindowConfig, resilient,
 };
 
 /// Calls measured per check, after one warm-up call.
@@ -195,8 +198,8 @@ fn a_failure_rate_rule_does_not_allocate_on_success() {
 
 #[test]
 fn a_deadline_does_not_allocate_on_success() {
-    // A limited attempt runs on a tokio timer, which needs a runtime's timer in context; an
-    // attempt that is ready at once never makes one.
+    // Entered, as a limited call runs in a runtime's context: the call's timer is made only for
+    // an attempt still pending under its limit, which one that is ready at once never is.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
@@ -244,8 +247,8 @@ fn a_call_site_success_path_does_not_allocate() {
 
 #[test]
 fn a_call_site_with_a_deadline_does_not_allocate_on_success() {
-    // The site's timer is made only when an attempt is pending under its limit; one that is
-    // ready at once never makes it, but a limited call still needs a runtime's timer in context.
+    // Entered, as a limited call runs in a runtime's context: the call's timer is made only for
+    // an attempt still pending under its limit, which one that is ready at once never is.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
@@ -256,4 +259,99 @@ fn a_call_site_with_a_deadline_does_not_allocate_on_success() {
         .build()
         .expect("valid policy");
     assert_none(allocations_of_successful_site_calls(policy));
+}
+
+// ---- A call that waits: one box, however many waits ----
+
+/// Failures before each call of the waiting checks succeeds.
+const FAILURES: u32 = 2;
+
+/// `FAILURES` retryable failures, 1 ms apart, then a success.
+fn retrying_after_a_millisecond() -> RetryPolicy {
+    RetryPolicy::builder()
+        .max_attempts(FAILURES + 1)
+        .backoff(Backoff::constant(Duration::from_millis(1)))
+        .jitter(Jitter::None)
+        .build()
+        .expect("valid policy")
+}
+
+/// An attempt that fails with a 503 while `failed` is under [`FAILURES`], and succeeds after.
+fn fail_then_succeed(failed: &AtomicU32) -> impl Future<Output = Result<u64, Error>> + use<> {
+    let outcome = if failed.fetch_add(1, Relaxed) < FAILURES {
+        Err(Error::Status {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            retry_after: None,
+            attempts: 1,
+        })
+    } else {
+        Ok(1)
+    };
+    async move { outcome }
+}
+
+/// Allocations of one call that waits [`FAILURES`] times, after a warm-up call, run to its end on
+/// a paused current-thread runtime: the box of the call's timer, made by its first wait and
+/// reused by the next, whichever loop runs the call.
+fn allocations_of_a_call_that_waits<Fut>(failed: &AtomicU32, mut call: impl FnMut() -> Fut) -> usize
+where
+    Fut: Future<Output = Result<u64, Error>>,
+{
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .expect("a current-thread runtime");
+    for warm_up in [true, false] {
+        failed.store(0, Relaxed);
+        let counted = allocations_in(|| {
+            assert_eq!(
+                runtime
+                    .block_on(call())
+                    .expect("the third attempt succeeds"),
+                1
+            );
+        });
+        assert_eq!(failed.load(Relaxed), FAILURES + 1);
+        if !warm_up {
+            return counted;
+        }
+    }
+    unreachable!("the second run returns")
+}
+
+#[test]
+fn call_run_allocates_one_box_for_all_its_waits() {
+    let policy = retrying_after_a_millisecond();
+    let failed = AtomicU32::new(0);
+    let counted = allocations_of_a_call_that_waits(&failed, || {
+        Call::new("zero-alloc-waits", &policy).run(|| fail_then_succeed(&failed))
+    });
+    assert_eq!(counted, 1);
+}
+
+#[test]
+fn a_call_site_allocates_one_box_for_all_its_waits() {
+    let site = CallSite::new("zero-alloc-waits", retrying_after_a_millisecond());
+    let failed = AtomicU32::new(0);
+    let counted =
+        allocations_of_a_call_that_waits(&failed, || site.run(|| fail_then_succeed(&failed)));
+    assert_eq!(counted, 1);
+}
+
+static METHOD_FAILED: AtomicU32 = AtomicU32::new(0);
+
+/// [`FAILURES`] failures 1 ms apart, then a success; no budget, so that nothing but its waits
+/// could allocate.
+#[resilient(max_attempts = 3, backoff = constant("1ms"), jitter = none, budget = false)]
+async fn waiting_method() -> Result<u64, Error> {
+    fail_then_succeed(&METHOD_FAILED).await
+}
+
+#[test]
+fn a_resilient_method_allocates_one_box_for_all_its_waits() {
+    assert_eq!(
+        allocations_of_a_call_that_waits(&METHOD_FAILED, waiting_method),
+        1
+    );
 }

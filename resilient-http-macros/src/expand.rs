@@ -210,7 +210,7 @@ fn retry_loop(
     };
 
     let ty = &ret.ty;
-    let (run_attempt, sleep) = if is_async {
+    let (run_attempt, wait) = if is_async {
         let attempt = quote_spanned!(body.span()=> async #body);
         // The body appears once; an unlimited attempt awaits it as is (the success path, which
         // must cost nothing over `Call::run`), and only a limited one is polled under its limit,
@@ -279,7 +279,7 @@ fn retry_loop(
                     #private::ControlFlow::Continue(#delay) => #delay,
                 }
             };
-            #sleep;
+            #wait;
         }
     }
 }

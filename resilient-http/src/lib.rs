@@ -170,9 +170,8 @@ pub use status_set::StatusSet;
 /// first time a call waits (a retry, or an attempt pending under its `timeout` or `deadline`),
 /// holding the call's timer, reused for its later waits (boxed so that the function's future
 /// stays small enough for the compiler to inline its drop on the success path). With
-/// `registry = ...`
-/// the handles are looked up on every call (a read lock and a hash), so keep that for tests
-/// and multi-tenant code.
+/// `registry = ...` the handles are looked up on every call (a read lock and a hash), so keep
+/// that for tests and multi-tenant code.
 ///
 /// # With `#[async_trait]`
 /// Put `#[async_trait]` on the impl block and `#[resilient]` on the method inside it:

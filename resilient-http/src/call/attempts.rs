@@ -206,14 +206,17 @@ impl Attempts {
         self.tracked.get_or_insert_with(Tracked::default)
     }
 
-    /// Enters the call's span, when there is one (the sink is enabled): an attempt is polled
-    /// inside it, so the wrapped code's events nest under the call.
+    /// Enters the call's span, when there may be one (see [`span`](Attempts::span)): an attempt
+    /// is polled inside it, so the wrapped code's events nest under the call.
     #[inline(always)]
     pub fn enter_span(&self) -> Option<tracing::span::Entered<'_>> {
         self.span().map(tracing::Span::enter)
     }
 
-    /// The call's span, if it has one, for an attempt polled elsewhere.
+    /// The call's span, for an attempt polled elsewhere: `None` for a call with neither a span
+    /// (its sink is not enabled) nor a timer, the success path; `Span::none()` for a call with a
+    /// timer and no span (see `off_path::span`), which costs an idle enter off the success
+    /// path, where telling the two apart would cost a check on it.
     #[inline(always)]
     pub fn span(&self) -> Option<&tracing::Span> {
         off_path::span(&self.off_path)

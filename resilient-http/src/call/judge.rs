@@ -1,10 +1,11 @@
-//! How a [`Run`](super::Run) judges an attempt's result, chosen by the method that made it.
+//! How a call's loop ([`Run`](super::Run), or [`CallSite`](super::CallSite)'s) judges an
+//! attempt's result, chosen by the method that made it.
 
 use crate::{Classification, Classify};
 
-/// How a [`Run`](super::Run) judges its attempts' results: [`OkIsSuccess`] for
-/// [`Call::run`](super::Call::run), [`ClassifyOk`] for
-/// [`Call::run_classified`](super::Call::run_classified). A type rather than a value, so that
+/// How a call's loop judges its attempts' results: [`OkIsSuccess`] for
+/// [`Call::run`](super::Call::run) and [`CallSite::run`](super::CallSite::run), [`ClassifyOk`]
+/// for their `run_classified`. A type rather than a value, so that
 /// `run`'s success path has no classification in it at all. Sealed: not implemented outside
 /// this crate.
 pub trait Judge<T, E>: sealed::Sealed {

@@ -13,8 +13,8 @@ use crate::{Breaker, Classification, Classify, Error, Registry, RetryBudget, Ret
 
 /// One operation's policy, breaker, budget and sink, put together once and shared by all its
 /// calls: the runtime's counterpart of a `#[resilient]` method, for code that does not use the
-/// macro. Build it where the client is built, keep it (in the client, or in a `static`), and
-/// [`run`](CallSite::run) every call through it.
+/// macro. Build it where the client is built, keep it (in the client, or in a `static`
+/// `LazyLock`), and [`run`](CallSite::run) every call through it.
 ///
 /// A [`Call`] does the same for one call, from references it is handed each time. A call site
 /// is the cheaper of the two on the success path: its future holds one pointer to the site
@@ -65,19 +65,18 @@ impl CallSite {
         }
     }
 
-    /// Uses `registry`'s breaker named `breaker`, its budget of the same name and its sink, as
+    /// Uses `registry`'s breaker named `name`, its budget of the same name and its sink, as
     /// `#[resilient(breaker = "...", registry = ...)]` does, for each of the three not set
     /// otherwise: a breaker, budget or sink given with its own method, before or after this one,
     /// is the one used. The breaker and budget are created with the registry's defaults if they
-    /// do not exist yet.
-    pub fn with_registry(mut self, registry: &Registry, breaker: &str) -> Self {
+    /// do not exist yet. Meant to be called once; for a site without a budget, give the
+    /// breaker and the sink with their own methods instead.
+    pub fn with_registry(mut self, registry: &Registry, name: &str) -> Self {
         let handles = &mut self.handles;
         handles
             .breaker
-            .get_or_insert_with(|| registry.breaker(breaker));
-        handles
-            .budget
-            .get_or_insert_with(|| registry.budget(breaker));
+            .get_or_insert_with(|| registry.breaker(name));
+        handles.budget.get_or_insert_with(|| registry.budget(name));
         if !self.sink_given {
             handles.set_sink(registry.sink().clone());
         }
@@ -115,8 +114,8 @@ impl CallSite {
         &self.policy
     }
 
-    /// One call of this site, for what a [`Call`] offers beyond [`run`](CallSite::run) and
-    /// [`run_blocking`](CallSite::run_blocking).
+    /// One call of this site, to change it for that call only, as in
+    /// `site.call().idempotent(false).run(..)`.
     #[inline(always)]
     pub fn call(&self) -> Call<'_> {
         self.handles
@@ -126,9 +125,10 @@ impl CallSite {
     /// Runs `operation` until it succeeds or the policy stops, as [`Call::run`] does: every
     /// `Ok` is a success and each error is judged by its [`Classify`] implementation.
     ///
-    /// The future waits on one timer, boxed and made the first time the call has to wait (an
-    /// attempt that is pending under a time limit, or a retry): a call that never waits does
-    /// not allocate.
+    /// The call allocates one box the first time it has to wait (a retry, or an attempt still
+    /// pending under a time limit, which is every real request under one), holding its timer
+    /// for that wait and the next, and the span of an enabled sink. A call that neither waits
+    /// nor has a span does not allocate.
     ///
     /// # Errors
     /// As [`Call::run`].
@@ -138,7 +138,7 @@ impl CallSite {
         Fut: Future<Output = Result<T, E>>,
         E: Classify + From<Error>,
     {
-        attempts::<OkIsSuccess, T, E, F, Fut>(self, operation)
+        run_loop::<OkIsSuccess, T, E, F, Fut>(self, operation)
     }
 
     /// Like [`run`](CallSite::run), but the `Ok` value is classified too, as
@@ -153,7 +153,7 @@ impl CallSite {
         T: Classify,
         E: Classify + From<Error>,
     {
-        attempts::<ClassifyOk, T, E, F, Fut>(self, operation)
+        run_loop::<ClassifyOk, T, E, F, Fut>(self, operation)
     }
 
     /// The blocking twin of [`run`](CallSite::run): see [`Call::run_blocking`].
@@ -188,7 +188,7 @@ impl CallSite {
 /// across the wait before the next one; and what the future holds between its awaits is the
 /// attempt, its permit and the [`Attempts`], whose drop is one inlined null check once the call
 /// has returned.
-async fn attempts<J, T, E, F, Fut>(site: &CallSite, mut operation: F) -> Result<T, E>
+async fn run_loop<J, T, E, F, Fut>(site: &CallSite, mut operation: F) -> Result<T, E>
 where
     J: Judge<T, E>,
     F: FnMut() -> Fut,

@@ -1,6 +1,7 @@
 //! The futures a [`CallSite`](super::CallSite) call and a `#[resilient]` function await on the
-//! call's state: an attempt under its time limit, and the wait before the next attempt. Both run on the call's one timer, which
-//! [`Attempts`] holds, so that the call's future holds no timer of its own.
+//! call's state: an attempt under its time limit, and the wait before the next attempt. Both
+//! run on the call's one timer, which [`Attempts`] holds, so that the call's future holds no
+//! timer of its own.
 
 use std::future::Future;
 use std::pin::Pin;
