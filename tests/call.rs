@@ -3,6 +3,8 @@
 //! treats non-idempotent operations and an open breaker. Async tests run on tokio's paused
 //! clock, so every wait is exact and instant; the blocking loop uses `Backoff::None`.
 
+mod support;
+
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -10,23 +12,9 @@ use resilient_http::{
     Backoff, Breaker, BreakerConfig, Call, Classification, Classify, Error, Jitter, RetryConfig,
     RetryPolicy,
 };
+use support::calls::{ms, retrying, secs, status};
+use support::classified::Answer;
 use tokio::time::Instant;
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
-
-fn secs(n: u64) -> Duration {
-    Duration::from_secs(n)
-}
-
-fn status(code: u16) -> Error {
-    Error::Status {
-        status: StatusCode::from_u16(code).unwrap(),
-        retry_after: None,
-        attempts: 1,
-    }
-}
 
 fn status_asking(code: u16, retry_after: Duration) -> Error {
     Error::Status {
@@ -34,14 +22,6 @@ fn status_asking(code: u16, retry_after: Duration) -> Error {
         retry_after: Some(retry_after),
         attempts: 1,
     }
-}
-
-/// `max_attempts` attempts, 10ms apart.
-fn retrying(max_attempts: u32) -> RetryConfig {
-    RetryPolicy::builder()
-        .max_attempts(max_attempts)
-        .backoff(Backoff::constant(ms(10)))
-        .jitter(Jitter::None)
 }
 
 fn policy(max_attempts: u32) -> RetryPolicy {
@@ -585,30 +565,12 @@ async fn a_breaker_that_opens_mid_call_stops_the_retries() {
     assert_eq!(breaker.state(), resilient_http::BreakerState::Open);
 }
 
-/// A value that may itself be a failure, for `run_classified`.
-#[derive(Debug, PartialEq)]
-struct Reply(u16);
-
-impl Classify for Reply {
-    fn classify(&self) -> Classification {
-        match StatusCode::from_u16(self.0).unwrap() {
-            status if status.is_client_error() || status.is_server_error() => {
-                Classification::Status {
-                    status,
-                    retry_after: None,
-                }
-            }
-            _ => Classification::Success,
-        }
-    }
-}
-
 #[tokio::test(start_paused = true)]
 async fn run_classified_retries_a_failed_value() {
-    let mut replies = vec![Reply(503), Reply(502), Reply(200)].into_iter();
+    let mut replies = vec![Answer(503), Answer(502), Answer(200)].into_iter();
     let mut attempts = 0;
 
-    let result: Result<Reply, Error> = Call::new("test.op", &policy(5))
+    let result: Result<Answer, Error> = Call::new("test.op", &policy(5))
         .run_classified(|| {
             attempts += 1;
             let reply = replies.next().unwrap();
@@ -616,7 +578,7 @@ async fn run_classified_retries_a_failed_value() {
         })
         .await;
 
-    assert_eq!(result.unwrap(), Reply(200));
+    assert_eq!(result.unwrap(), Answer(200));
     assert_eq!(attempts, 3);
 }
 
@@ -624,14 +586,14 @@ async fn run_classified_retries_a_failed_value() {
 async fn run_classified_returns_the_last_failed_value_as_ok() {
     let mut attempts = 0;
 
-    let result: Result<Reply, Error> = Call::new("test.op", &policy(3))
+    let result: Result<Answer, Error> = Call::new("test.op", &policy(3))
         .run_classified(|| {
             attempts += 1;
-            async { Ok(Reply(503)) }
+            async { Ok(Answer(503)) }
         })
         .await;
 
-    assert_eq!(result.unwrap(), Reply(503));
+    assert_eq!(result.unwrap(), Answer(503));
     assert_eq!(attempts, 3);
 }
 

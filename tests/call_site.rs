@@ -22,43 +22,36 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use resilient_http::{
-    Backoff, Breaker, BreakerConfig, BreakerState, CallSite, Classification, Classify, Error,
-    Event, InMemorySink, Jitter, ManualClock, MetricsSink, Registry, RegistryConfig, RetryConfig,
-    RetryPolicy, error_for_status,
+    Backoff, Breaker, BreakerConfig, BreakerState, CallSite, Error, Event, InMemorySink,
+    ManualClock, MetricsSink, Registry, RegistryConfig, RetryConfig, RetryPolicy, error_for_status,
 };
+use support::calls::{ms, retrying, secs, status};
+use support::classified::Answer;
 use support::observed::tight_budget;
 use support::{FaultServer, Reply};
 use tokio::time::Instant;
 
 use BreakerState::{Closed, HalfOpen, Open};
 
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
-
-fn secs(n: u64) -> Duration {
-    Duration::from_secs(n)
-}
-
-fn status(code: u16) -> Error {
-    Error::Status {
-        status: StatusCode::from_u16(code).unwrap(),
-        retry_after: None,
-        attempts: 1,
-    }
-}
-
-/// `max_attempts` attempts, 10ms apart.
-fn retrying(max_attempts: u32) -> RetryConfig {
-    RetryPolicy::builder()
-        .max_attempts(max_attempts)
-        .backoff(Backoff::constant(ms(10)))
-        .jitter(Jitter::None)
-}
-
 /// A site named `site.op` under `policy`, with no breaker, budget or sink.
 fn site(policy: RetryConfig) -> CallSite {
     CallSite::new("site.op", policy.build().expect("a valid policy"))
+}
+
+/// An operation whose first `failures` attempts fail with a 503 and whose later ones succeed;
+/// it counts its attempts in `attempts`.
+fn failing_first(
+    failures: u32,
+    attempts: &mut u32,
+) -> impl FnMut() -> std::future::Ready<Result<(), Error>> + '_ {
+    move || {
+        *attempts += 1;
+        std::future::ready(if *attempts <= failures {
+            Err(status(503))
+        } else {
+            Ok(())
+        })
+    }
 }
 
 // ---- Attempts and waits ----
@@ -143,12 +136,7 @@ async fn a_site_marked_non_idempotent_does_not_retry_a_503() {
     let site = site(retrying(3)).idempotent(false);
     let mut attempts = 0;
 
-    let result: Result<(), Error> = site
-        .run(|| {
-            attempts += 1;
-            async { Err(status(503)) }
-        })
-        .await;
+    let result = site.run(failing_first(u32::MAX, &mut attempts)).await;
 
     assert_eq!(attempts, 1);
     assert!(
@@ -392,24 +380,6 @@ async fn a_probe_dropped_while_its_attempt_is_pending_gives_the_probe_slot_back(
 
 // ---- Classified values ----
 
-/// A value that may itself be a failure, for `run_classified`: an HTTP status.
-#[derive(Debug, PartialEq)]
-struct Answer(u16);
-
-impl Classify for Answer {
-    fn classify(&self) -> Classification {
-        match StatusCode::from_u16(self.0).unwrap() {
-            status if status.is_client_error() || status.is_server_error() => {
-                Classification::Status {
-                    status,
-                    retry_after: None,
-                }
-            }
-            _ => Classification::Success,
-        }
-    }
-}
-
 #[tokio::test(start_paused = true)]
 async fn run_classified_retries_an_ok_value_that_classifies_as_a_retryable_failure() {
     let site = site(retrying(5));
@@ -461,12 +431,7 @@ async fn with_registry_guards_calls_with_the_registrys_breaker_of_that_name() {
     let site = site(retrying(5)).with_registry(&registry, "inventory");
     let mut attempts = 0;
 
-    let result: Result<(), Error> = site
-        .run(|| {
-            attempts += 1;
-            async { Err(status(503)) }
-        })
-        .await;
+    let result = site.run(failing_first(u32::MAX, &mut attempts)).await;
 
     // The registry's breaker opened at the second failure, which stopped the retries.
     assert_eq!(attempts, 2);
@@ -490,12 +455,7 @@ async fn with_registry_draws_retries_from_the_registrys_budget_of_that_name() {
     let site = site(retrying(5)).with_registry(&registry, "tight");
     let mut attempts = 0;
 
-    let result: Result<(), Error> = site
-        .run(|| {
-            attempts += 1;
-            async { Err(status(503)) }
-        })
-        .await;
+    let result = site.run(failing_first(u32::MAX, &mut attempts)).await;
 
     assert_eq!(attempts, 2);
     assert!(
@@ -516,17 +476,7 @@ async fn with_registry_reports_to_the_registrys_sink() {
         .with_registry(&registry, "inventory");
     let mut attempts = 0;
 
-    let result: Result<(), Error> = site
-        .run(|| {
-            attempts += 1;
-            let outcome = if attempts == 1 {
-                Err(status(503))
-            } else {
-                Ok(())
-            };
-            async move { outcome }
-        })
-        .await;
+    let result = site.run(failing_first(1, &mut attempts)).await;
 
     assert!(result.is_ok(), "{result:?}");
     let stats = sink.operation("inventory.count");
@@ -580,18 +530,6 @@ async fn a_budget_given_before_or_after_with_registry_is_kept_whatever_the_order
     // second is refused. The other registry's default budget would allow both.
     let (tight, _clock, _sink) = tight_budget();
     let own_budget = tight.budget("tight");
-    let retry_twice = || {
-        let mut attempts = 0;
-        move || {
-            attempts += 1;
-            let outcome = if attempts < 3 {
-                Err(status(503))
-            } else {
-                Ok(())
-            };
-            async move { outcome }
-        }
-    };
     let before = site(retrying(3))
         .budget(own_budget.clone())
         .with_registry(&registry, "inventory");
@@ -600,7 +538,8 @@ async fn a_budget_given_before_or_after_with_registry_is_kept_whatever_the_order
         .budget(own_budget.clone());
 
     for site in [&before, &after] {
-        let result: Result<(), Error> = site.run(retry_twice()).await;
+        let mut attempts = 0;
+        let result = site.run(failing_first(2, &mut attempts)).await;
         assert!(
             matches!(&result, Err(Error::BudgetExhausted { budget, .. }) if budget == "tight"),
             "{result:?}"
@@ -633,17 +572,7 @@ async fn a_sink_whose_enabled_panics_is_treated_as_disabled() {
     let mut attempts = 0;
 
     // A retry and a success: an enabled sink would hear of two attempts, a retry and the end.
-    let result: Result<(), Error> = site
-        .run(|| {
-            attempts += 1;
-            let outcome = if attempts == 1 {
-                Err(status(503))
-            } else {
-                Ok(())
-            };
-            async move { outcome }
-        })
-        .await;
+    let result = site.run(failing_first(1, &mut attempts)).await;
 
     assert!(result.is_ok(), "{result:?}");
     assert_eq!(attempts, 2);

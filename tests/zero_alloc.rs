@@ -196,10 +196,10 @@ fn a_failure_rate_rule_does_not_allocate_on_success() {
     ));
 }
 
-#[test]
-fn a_deadline_does_not_allocate_on_success() {
-    // Entered, as a limited call runs in a runtime's context: the call's timer is made only for
-    // an attempt still pending under its limit, which one that is ready at once never is.
+/// Counts `count`'s allocations of calls under a 10 s deadline, inside a runtime's context, as
+/// a limited call runs: the call's timer is made only for an attempt still pending under its
+/// limit, which one that is ready at once never is.
+fn allocations_under_a_deadline(count: impl FnOnce(RetryPolicy) -> usize) -> usize {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
@@ -209,8 +209,15 @@ fn a_deadline_does_not_allocate_on_success() {
         .deadline(Duration::from_secs(10))
         .build()
         .expect("valid policy");
+    count(policy)
+}
+
+#[test]
+fn a_deadline_does_not_allocate_on_success() {
     let breaker = Breaker::new("zero-alloc", BreakerConfig::new()).expect("default breaker");
-    assert_none(allocations_of_successful_calls(&policy, &breaker));
+    assert_none(allocations_under_a_deadline(|policy| {
+        allocations_of_successful_calls(&policy, &breaker)
+    }));
 }
 
 /// A `#[resilient]` method with a breaker and (by default) a budget from the global registry,
@@ -247,18 +254,9 @@ fn a_call_site_success_path_does_not_allocate() {
 
 #[test]
 fn a_call_site_with_a_deadline_does_not_allocate_on_success() {
-    // Entered, as a limited call runs in a runtime's context: the call's timer is made only for
-    // an attempt still pending under its limit, which one that is ready at once never is.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .expect("a current-thread runtime");
-    let _context = runtime.enter();
-    let policy = RetryPolicy::builder()
-        .deadline(Duration::from_secs(10))
-        .build()
-        .expect("valid policy");
-    assert_none(allocations_of_successful_site_calls(policy));
+    assert_none(allocations_under_a_deadline(
+        allocations_of_successful_site_calls,
+    ));
 }
 
 // ---- A call that waits: one box, however many waits ----

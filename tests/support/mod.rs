@@ -32,6 +32,8 @@
 // without this allow, each file would warn about the helpers it happens not to call.
 #![allow(dead_code)]
 
+pub(crate) mod calls;
+pub(crate) mod classified;
 pub(crate) mod observed;
 
 use std::fmt::Write as _;
