@@ -16,6 +16,7 @@ pub use core::ops::ControlFlow;
 use pin_project_lite::pin_project;
 
 use crate::call::Handles;
+use crate::{Judge, OkIsSuccess};
 
 /// The breaker, budget and sink of one call site.
 #[derive(Debug)]
@@ -81,7 +82,10 @@ pub fn attempt<'s, R, F: Future<Output = R>>(attempts: &'s Attempts, attempt: F)
 }
 
 pin_project! {
-    /// An attempt polled inside its call's span: see [`attempt`].
+    /// An attempt polled inside its call's span: see [`attempt`]. A function without a
+    /// `timeout` or `deadline` awaits this rather than [`limited`], which polls the same way and
+    /// then the limit: through `limited`, its success path measured 163 instructions instead of
+    /// 136 (callgrind, BENCHMARKS.md's scratch loop).
     pub struct InSpan<'s, F> {
         span: Option<&'s tracing::Span>,
         #[pin]
@@ -96,7 +100,7 @@ impl<F: Future> Future for InSpan<'_, F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
         // Two arms, so that the span-less one (the success path) holds no guard across the
-        // poll: see `call/run.rs`. The other enters the span with a guard rather than through
+        // poll: see `call/timed.rs`. The other enters the span with a guard rather than through
         // `Span::in_scope`, which the compiler may leave out of line: the attempt's output would
         // then come back through memory on both arms, and be copied out of it with loads wider
         // than the stores that wrote it. (In `Run`, the reverse measured faster: BENCHMARKS.md.)
@@ -186,14 +190,14 @@ impl<T, E: crate::Classify + From<Error>> ResilientReturn for Result<T, E> {
         call: &Call<'a>,
         started: Started<'a>,
     ) -> Settled<'a, Self> {
-        match result {
-            // The value is moved out of the result before the permit is recorded, so that
-            // the result is no longer whole (and needs no dropping) if recording panics.
-            Ok(value) if attempts.is_quiet_success(Classification::Success) => {
+        // The success path of `CallSite::run`'s loop too: see `Judge::split`.
+        let quiet = || attempts.is_quiet_success(Classification::Success);
+        match <OkIsSuccess as Judge<T, E>>::split(result, quiet) {
+            Ok(value) => {
                 Attempts::record_success(call, started);
                 Settled::Done(Ok(value))
             }
-            result => Settled::Judge(result, started),
+            Err(result) => Settled::Judge(result, started),
         }
     }
 }

@@ -22,6 +22,7 @@ use std::task::{Context, Poll, ready};
 
 use pin_project_lite::pin_project;
 
+use super::timed::poll_attempt;
 use super::{Attempts, Call, Judge, Started};
 use crate::{Classification, Classify, Error};
 
@@ -94,31 +95,20 @@ where
             let Some(attempt) = this.attempt.as_mut().as_pin_mut() else {
                 unreachable!("an attempt was started above")
             };
-            // Two arms rather than an optional guard: a guard alive across the poll would need
-            // dropping if the poll panicked, and keeping the output spill-free on the success
-            // path matters more than one branch.
-            let polled = match attempts.span() {
-                None => attempt.poll(cx),
-                Some(span) => span.in_scope(|| attempt.poll(cx)),
-            };
-            let result = match polled {
-                Poll::Ready(result) => {
+            let result = match ready!(poll_attempt(attempts, attempt, cx)) {
+                Some(result)
+                    if J::succeeded(&result)
+                        && attempts.is_quiet_success(Classification::Success) =>
+                {
                     this.attempt.set(None);
-                    if J::succeeded(&result) && attempts.is_quiet_success(Classification::Success) {
-                        if let Some(started) = this.started.take() {
-                            Attempts::record_success(this.call, started);
-                        }
-                        return Poll::Ready(result);
+                    if let Some(started) = this.started.take() {
+                        Attempts::record_success(this.call, started);
                     }
-                    Some(result)
+                    return Poll::Ready(result);
                 }
-                Poll::Pending => {
-                    let Some(until) = attempts.until() else {
-                        return Poll::Pending;
-                    };
-                    ready!(attempts.poll_limit(until, cx));
+                result => {
                     this.attempt.set(None);
-                    None
+                    result
                 }
             };
             let next = after_attempt(this.call, attempts, this.started, result, &J::classify);

@@ -1,7 +1,7 @@
-//! The futures a [`CallSite`](super::CallSite) call and a `#[resilient]` function await on the
-//! call's state: an attempt under its time limit, and the wait before the next attempt. Both
-//! run on the call's one timer, which [`Attempts`] holds, so that the call's future holds no
-//! timer of its own.
+//! How an async call polls its attempt, and the futures a [`CallSite`](super::CallSite) call and
+//! a `#[resilient]` function await on the call's state: an attempt under its time limit, and
+//! the wait before the next attempt. Both run on the call's one timer, which [`Attempts`]
+//! holds, so that the call's future holds no timer of its own.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -35,21 +35,34 @@ impl<F: Future> Future for Limited<'_, F> {
     #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let attempt = this.attempt;
-        // Two arms rather than an optional guard: see `call/run.rs`.
-        let polled = match this.attempts.span() {
-            None => attempt.poll(cx),
-            Some(span) => span.in_scope(|| attempt.poll(cx)),
-        };
-        if let Poll::Ready(output) = polled {
-            return Poll::Ready(Some(output));
-        }
-        let Some(until) = this.attempts.until() else {
-            return Poll::Pending;
-        };
-        ready!(this.attempts.poll_limit(until, cx));
-        Poll::Ready(None)
+        poll_attempt(this.attempts, this.attempt, cx)
     }
+}
+
+/// Polls `attempt` inside the call's span and, while it is pending, the call's timer for its
+/// limit, if it has one: `Ready(None)` when the limit ran out first. What every async loop does
+/// with its attempt (`Run`, [`Limited`] for `CallSite::run` and `#[resilient]`).
+#[inline(always)]
+pub(super) fn poll_attempt<F: Future>(
+    attempts: &mut Attempts,
+    attempt: Pin<&mut F>,
+    cx: &mut Context<'_>,
+) -> Poll<Option<F::Output>> {
+    // Two arms rather than an optional guard: a guard alive across the poll would need dropping
+    // if the poll panicked, and keeping the output spill-free on the success path matters more
+    // than one branch.
+    let polled = match attempts.span() {
+        None => attempt.poll(cx),
+        Some(span) => span.in_scope(|| attempt.poll(cx)),
+    };
+    if let Poll::Ready(output) = polled {
+        return Poll::Ready(Some(output));
+    }
+    let Some(until) = attempts.until() else {
+        return Poll::Pending;
+    };
+    ready!(attempts.poll_limit(until, cx));
+    Poll::Ready(None)
 }
 
 /// The wait before the next attempt, on the call's timer.
