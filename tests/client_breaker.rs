@@ -16,6 +16,7 @@ use resilient_http::{
     Backoff, BreakerConfig, BreakerState, Client, Error, InMemorySink, Jitter, ManualClock,
     Registry, RegistryConfig, RetryPolicy,
 };
+use support::observed::observed_registry;
 use support::{FaultServer, Reply};
 
 const BREAKER: &str = "inventory";
@@ -36,18 +37,10 @@ impl Fixture {
             open_duration: OPEN_FOR,
             ..BreakerConfig::new()
         };
-        let config = RegistryConfig {
+        let (registry, clock, sink) = observed_registry(RegistryConfig {
             breakers: HashMap::from([(BREAKER.to_owned(), breaker)]),
             ..RegistryConfig::default()
-        };
-        let clock = ManualClock::new();
-        let sink = Arc::new(InMemorySink::new());
-        let registry = Registry::builder()
-            .config(config)
-            .clock(Arc::new(clock.clone()))
-            .sink(sink.clone())
-            .build()
-            .expect("valid registry");
+        });
         Fixture {
             registry,
             clock,

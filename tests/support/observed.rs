@@ -67,10 +67,17 @@ pub(crate) fn tight_budget() -> (Registry, ManualClock, Arc<InMemorySink>) {
         min_retries_per_second: 1,
         ..BudgetConfig::new()
     };
-    let config = RegistryConfig {
+    observed_registry(RegistryConfig {
         budgets: HashMap::from([("tight".to_owned(), budget)]),
         ..RegistryConfig::default()
-    };
+    })
+}
+
+/// A registry built from `config`, on a manual clock (returned, to move it), reporting to an
+/// in-memory sink (returned, to read it).
+pub(crate) fn observed_registry(
+    config: RegistryConfig,
+) -> (Registry, ManualClock, Arc<InMemorySink>) {
     let clock = ManualClock::new();
     let sink = Arc::new(InMemorySink::new());
     let registry = Registry::builder()
@@ -78,6 +85,6 @@ pub(crate) fn tight_budget() -> (Registry, ManualClock, Arc<InMemorySink>) {
         .clock(Arc::new(clock.clone()))
         .sink(sink.clone())
         .build()
-        .unwrap();
+        .expect("a valid registry");
     (registry, clock, sink)
 }
