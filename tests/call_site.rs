@@ -3,9 +3,9 @@
 //! future), so these tests cover that loop's mechanics: how many attempts it makes, that every
 //! wait and every time limit lasts exactly what it should (the one timer is re-armed for each),
 //! what it returns when it gives up, that it honours the breaker, the budget and the sink it was
-//! built with, that a cancelled call gives its half-open probe back, and that its future can be
-//! spawned. Which failures are retryable is decided by `Attempts`, shared with `Call::run`, and
-//! tested in `call.rs`.
+//! built with, and that its future can be spawned. Which failures are retryable is decided by
+//! `Attempts`, shared with `Call::run`, and tested in `call.rs`; what a cancelled call leaves
+//! behind is tested in `cancellation.rs`.
 //!
 //! Timing tests run on tokio's paused clock, where every wait ends exactly when its timer says,
 //! so elapsed times are asserted exactly. The real-socket tests run in real time against the
@@ -17,13 +17,12 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
-use std::task::Poll;
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use resilient_http::{
     Backoff, Breaker, BreakerConfig, BreakerState, CallSite, Error, Event, InMemorySink,
-    ManualClock, MetricsSink, Registry, RegistryConfig, RetryConfig, RetryPolicy, error_for_status,
+    MetricsSink, Registry, RegistryConfig, RetryConfig, RetryPolicy, error_for_status,
 };
 use support::calls::{ms, retrying, secs, status};
 use support::classified::Answer;
@@ -31,7 +30,7 @@ use support::observed::tight_budget;
 use support::{FaultServer, Reply};
 use tokio::time::Instant;
 
-use BreakerState::{Closed, HalfOpen, Open};
+use BreakerState::Open;
 
 /// A site named `site.op` under `policy`, with no breaker, budget or sink.
 fn site(policy: RetryConfig) -> CallSite {
@@ -307,75 +306,6 @@ async fn an_open_breaker_rejects_without_calling_the_operation() {
         }
         other => panic!("expected CircuitOpen, got {other:?}"),
     }
-}
-
-/// Counts its drop.
-struct OnDrop<'a>(&'a AtomicU32);
-
-impl Drop for OnDrop<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, SeqCst);
-    }
-}
-
-/// Polls `future` once, with the calling task's waker.
-async fn poll_once<F: Future + ?Sized>(mut future: Pin<&mut F>) -> Poll<F::Output> {
-    std::future::poll_fn(|cx| Poll::Ready(future.as_mut().poll(cx))).await
-}
-
-#[tokio::test(start_paused = true)]
-async fn a_probe_dropped_while_its_attempt_is_pending_gives_the_probe_slot_back() {
-    // A breaker on a manual clock that trips at its first failure and then admits one probe:
-    // its clock moves only when the test says, so the slot cannot come back by itself.
-    const OPEN: Duration = Duration::from_secs(10);
-    let clock = ManualClock::new();
-    let registry = Registry::builder()
-        .config(RegistryConfig {
-            breaker: BreakerConfig {
-                consecutive_failures: Some(1),
-                open_duration: OPEN,
-                half_open_probes: 1,
-                ..BreakerConfig::new()
-            },
-            ..RegistryConfig::default()
-        })
-        .clock(Arc::new(clock.clone()))
-        .build()
-        .expect("a valid registry");
-    let breaker = registry.breaker("backend");
-    breaker.try_acquire().unwrap().record(true, None);
-    assert_eq!(breaker.state(), Open);
-    clock.advance(OPEN);
-    let site = site(retrying(3)).breaker(Arc::clone(&breaker));
-    let abandoned = AtomicU32::new(0);
-
-    let mut probe = Box::pin(site.run(|| async {
-        let _abandoned = OnDrop(&abandoned);
-        std::future::pending::<Result<(), Error>>().await
-    }));
-    assert!(poll_once(probe.as_mut()).await.is_pending());
-    assert_eq!(breaker.state(), HalfOpen);
-    breaker
-        .try_acquire()
-        .expect_err("the pending attempt holds the only probe");
-    drop(probe);
-
-    assert_eq!(
-        abandoned.load(SeqCst),
-        1,
-        "the attempt is dropped with the call"
-    );
-    // Admitted only if the dropped call gave the slot back; its success closes the breaker.
-    let mut calls = 0;
-    let next: Result<(), Error> = site
-        .run(|| {
-            calls += 1;
-            async { Ok(()) }
-        })
-        .await;
-    assert!(next.is_ok(), "the next call was not admitted: {next:?}");
-    assert_eq!(calls, 1);
-    assert_eq!(breaker.state(), Closed);
 }
 
 // ---- Classified values ----

@@ -6,8 +6,8 @@
 //! admits the next caller (as its probe, when the call held it). A panic in the body reaches the
 //! caller and still gives the probe back.
 //!
-//! Each await point is tested through `Call::run` and through a `#[resilient]` method, on
-//! tokio's paused clock, with the call polled by hand so that it is dropped exactly where the
+//! Each await point is tested through `Call::run`, `CallSite::run` and a `#[resilient]` method,
+//! on tokio's paused clock, with the call polled by hand so that it is dropped exactly where the
 //! test says; and through the `Client`, against a server on 127.0.0.1 that never answers.
 
 mod support;
@@ -23,8 +23,8 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use resilient_http::{
-    AttemptOutcome, Backoff, Breaker, BreakerConfig, BreakerState, BudgetConfig, Call, Client,
-    Error, Event, EventKind, Jitter, ManualClock, MetricsSink, Registry, RegistryConfig,
+    AttemptOutcome, Backoff, Breaker, BreakerConfig, BreakerState, BudgetConfig, Call, CallSite,
+    Client, Error, Event, EventKind, Jitter, ManualClock, MetricsSink, Registry, RegistryConfig,
     RetryBudget, RetryPolicy, resilient,
 };
 use support::{FaultServer, Reply};
@@ -156,14 +156,16 @@ impl MetricsSink for Recorder {
 enum Via {
     /// `Call::run`.
     Call,
+    /// `CallSite::run`.
+    Site,
     /// A `#[resilient]` method.
     Method,
 }
 
 /// A registry on a manual clock whose breaker [`BREAKER`] trips after 3 failures in a row and
 /// admits one probe after [`OPEN`], with its budget and a recording sink; the scripted body;
-/// and the same policy as a `Call` and as `#[resilient]` methods: 3 attempts, [`BACKOFF`]
-/// apart, with or without a per-attempt [`TIMEOUT`].
+/// and the same policy for a `Call`, for `CallSite`s of the registry and for `#[resilient]`
+/// methods: 3 attempts, [`BACKOFF`] apart, with or without a per-attempt [`TIMEOUT`].
 struct Fixture {
     registry: Registry,
     clock: ManualClock,
@@ -173,6 +175,8 @@ struct Fixture {
     script: Script,
     policy: RetryPolicy,
     limited: RetryPolicy,
+    site: CallSite,
+    limited_site: CallSite,
 }
 
 type Boxed<'a> = Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>>;
@@ -202,18 +206,24 @@ impl Fixture {
             .max_attempts(3)
             .backoff(Backoff::constant(BACKOFF))
             .jitter(Jitter::None);
+        let limited = policy.clone().attempt_timeout(TIMEOUT).build().unwrap();
+        let policy = policy.build().unwrap();
         Fixture {
             breaker: registry.breaker(BREAKER),
             budget: registry.budget(BREAKER),
-            registry,
             clock,
             sink,
             script: Script {
                 steps: Mutex::new(steps.into()),
                 ..Script::default()
             },
-            limited: policy.clone().attempt_timeout(TIMEOUT).build().unwrap(),
-            policy: policy.build().unwrap(),
+            site: CallSite::new("cancellation.site", policy.clone())
+                .with_registry(&registry, BREAKER),
+            limited_site: CallSite::new("cancellation.limited_site", limited.clone())
+                .with_registry(&registry, BREAKER),
+            registry,
+            limited,
+            policy,
         }
     }
 
@@ -222,6 +232,8 @@ impl Fixture {
         match (via, limited) {
             (Via::Call, false) => Box::pin(self.call(&self.policy)),
             (Via::Call, true) => Box::pin(self.call(&self.limited)),
+            (Via::Site, false) => Box::pin(self.site.run(|| self.script.attempt())),
+            (Via::Site, true) => Box::pin(self.limited_site.run(|| self.script.attempt())),
             (Via::Method, false) => Box::pin(self.method()),
             (Via::Method, true) => Box::pin(self.limited_method()),
         }
@@ -370,6 +382,11 @@ async fn call_dropped_during_its_first_attempt_leaves_nothing_behind() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn call_site_dropped_during_its_first_attempt_leaves_nothing_behind() {
+    dropped_during_the_first_attempt(Via::Site).await;
+}
+
+#[tokio::test(start_paused = true)]
 async fn resilient_method_dropped_during_its_first_attempt_leaves_nothing_behind() {
     dropped_during_the_first_attempt(Via::Method).await;
 }
@@ -408,6 +425,11 @@ async fn call_dropped_during_a_time_limited_attempt_leaves_nothing_behind() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn call_site_dropped_during_a_time_limited_attempt_leaves_nothing_behind() {
+    dropped_during_a_time_limited_attempt(Via::Site).await;
+}
+
+#[tokio::test(start_paused = true)]
 async fn resilient_method_dropped_during_a_time_limited_attempt_leaves_nothing_behind() {
     dropped_during_a_time_limited_attempt(Via::Method).await;
 }
@@ -438,6 +460,11 @@ async fn dropped_during_a_backoff_sleep(via: Via) {
 #[tokio::test(start_paused = true)]
 async fn call_dropped_during_a_backoff_sleep_leaves_nothing_behind() {
     dropped_during_a_backoff_sleep(Via::Call).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn call_site_dropped_during_a_backoff_sleep_leaves_nothing_behind() {
+    dropped_during_a_backoff_sleep(Via::Site).await;
 }
 
 #[tokio::test(start_paused = true)]
@@ -476,6 +503,11 @@ async fn dropped_during_a_retry_attempt(via: Via) {
 #[tokio::test(start_paused = true)]
 async fn call_dropped_during_a_retry_attempt_leaves_nothing_behind() {
     dropped_during_a_retry_attempt(Via::Call).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn call_site_dropped_during_a_retry_attempt_leaves_nothing_behind() {
+    dropped_during_a_retry_attempt(Via::Site).await;
 }
 
 #[tokio::test(start_paused = true)]
@@ -527,25 +559,39 @@ async fn call_dropped_while_holding_the_only_probe_gives_the_slot_back() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn call_site_dropped_while_holding_the_only_probe_gives_the_slot_back() {
+    dropped_holding_the_only_probe(Via::Site).await;
+}
+
+#[tokio::test(start_paused = true)]
 async fn resilient_method_dropped_while_holding_the_only_probe_gives_the_slot_back() {
     dropped_holding_the_only_probe(Via::Method).await;
 }
 
 // ---- A panic in the body, holding the only probe ----
 
-#[tokio::test(start_paused = true)]
-async fn a_panic_in_a_call_body_reaches_the_caller_and_gives_the_probe_back() {
+async fn a_panic_in_the_body_reaches_the_caller(via: Via) {
     let f = Fixture::new([Step::Panic, Step::Succeed]);
     f.trip_and_wait();
     let tasks = alive_tasks();
 
-    let payload = catch_unwind(f.start(Via::Call, false))
+    let payload = catch_unwind(f.start(via, false))
         .await
         .expect_err("the body's panic reaches the caller");
 
     assert_eq!(panic_message(&*payload), Some("the body panicked"));
     assert_eq!(alive_tasks(), tasks);
-    assert_the_probe_came_back(&f, Via::Call).await;
+    assert_the_probe_came_back(&f, via).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panic_in_a_call_body_reaches_the_caller_and_gives_the_probe_back() {
+    a_panic_in_the_body_reaches_the_caller(Via::Call).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panic_in_a_call_site_body_reaches_the_caller_and_gives_the_probe_back() {
+    a_panic_in_the_body_reaches_the_caller(Via::Site).await;
 }
 
 #[tokio::test(start_paused = true)]
