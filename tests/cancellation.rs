@@ -570,7 +570,7 @@ async fn resilient_method_dropped_while_holding_the_only_probe_gives_the_slot_ba
 
 // ---- A panic in the body, holding the only probe ----
 
-async fn a_panic_in_the_body_reaches_the_caller(via: Via) {
+async fn panicked_holding_the_only_probe(via: Via) {
     let f = Fixture::new([Step::Panic, Step::Succeed]);
     f.trip_and_wait();
     let tasks = alive_tasks();
@@ -586,12 +586,12 @@ async fn a_panic_in_the_body_reaches_the_caller(via: Via) {
 
 #[tokio::test(start_paused = true)]
 async fn a_panic_in_a_call_body_reaches_the_caller_and_gives_the_probe_back() {
-    a_panic_in_the_body_reaches_the_caller(Via::Call).await;
+    panicked_holding_the_only_probe(Via::Call).await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_panic_in_a_call_site_body_reaches_the_caller_and_gives_the_probe_back() {
-    a_panic_in_the_body_reaches_the_caller(Via::Site).await;
+    panicked_holding_the_only_probe(Via::Site).await;
 }
 
 #[tokio::test(start_paused = true)]
