@@ -24,7 +24,7 @@ use resilient_http::{
     Backoff, Breaker, BreakerConfig, BreakerState, CallSite, Error, Event, InMemorySink,
     MetricsSink, Registry, RegistryConfig, RetryConfig, RetryPolicy, error_for_status,
 };
-use support::calls::{ms, retrying, secs, status};
+use support::calls::{assert_rejected_by_forced_open, ms, retrying, secs, status};
 use support::classified::Answer;
 use support::observed::tight_budget;
 use support::{FaultServer, Reply};
@@ -294,18 +294,7 @@ async fn an_open_breaker_rejects_without_calling_the_operation() {
         .await;
 
     assert_eq!(calls, 0);
-    match result {
-        Err(Error::CircuitOpen {
-            breaker,
-            retry_in,
-            attempts,
-        }) => {
-            assert_eq!(breaker, "backend");
-            assert_eq!(retry_in, Duration::ZERO);
-            assert_eq!(attempts, 0);
-        }
-        other => panic!("expected CircuitOpen, got {other:?}"),
-    }
+    assert_rejected_by_forced_open(result.unwrap_err(), "backend");
 }
 
 // ---- Classified values ----

@@ -1,5 +1,5 @@
 //! The small vocabulary of the tests of `Call` and `CallSite`: durations, a retryable status,
-//! and a policy with exact waits.
+//! a policy with exact waits, and the rejection by a forced-open breaker.
 
 use std::time::Duration;
 
@@ -29,4 +29,21 @@ pub(crate) fn retrying(max_attempts: u32) -> RetryConfig {
         .max_attempts(max_attempts)
         .backoff(Backoff::constant(ms(10)))
         .jitter(Jitter::None)
+}
+
+/// Asserts that `err` is a call's rejection, before its first attempt, by the forced-open
+/// breaker `name`: a forced-open breaker names no time at which it may admit a probe.
+pub(crate) fn assert_rejected_by_forced_open(err: Error, name: &str) {
+    match err {
+        Error::CircuitOpen {
+            breaker,
+            retry_in,
+            attempts,
+        } => {
+            assert_eq!(breaker, name);
+            assert_eq!(retry_in, Duration::ZERO);
+            assert_eq!(attempts, 0);
+        }
+        other => panic!("expected CircuitOpen, got {other:?}"),
+    }
 }
