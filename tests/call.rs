@@ -13,7 +13,7 @@ use resilient_http::{
     RetryPolicy,
 };
 use support::calls::{assert_rejected_by_forced_open, ms, retrying, secs, status};
-use support::classified::Answer;
+use support::classified::{Answer, answering};
 use tokio::time::Instant;
 
 fn status_asking(code: u16, retry_after: Duration) -> Error {
@@ -560,15 +560,10 @@ async fn a_breaker_that_opens_mid_call_stops_the_retries() {
 
 #[tokio::test(start_paused = true)]
 async fn run_classified_retries_a_failed_value() {
-    let mut replies = vec![Answer(503), Answer(502), Answer(200)].into_iter();
     let mut attempts = 0;
 
-    let result: Result<Answer, Error> = Call::new("test.op", &policy(5))
-        .run_classified(|| {
-            attempts += 1;
-            let reply = replies.next().unwrap();
-            async move { Ok(reply) }
-        })
+    let result = Call::new("test.op", &policy(5))
+        .run_classified(answering([503, 502, 200], &mut attempts))
         .await;
 
     assert_eq!(result.unwrap(), Answer(200));
@@ -579,11 +574,8 @@ async fn run_classified_retries_a_failed_value() {
 async fn run_classified_returns_the_last_failed_value_as_ok() {
     let mut attempts = 0;
 
-    let result: Result<Answer, Error> = Call::new("test.op", &policy(3))
-        .run_classified(|| {
-            attempts += 1;
-            async { Ok(Answer(503)) }
-        })
+    let result = Call::new("test.op", &policy(3))
+        .run_classified(answering([503; 3], &mut attempts))
         .await;
 
     assert_eq!(result.unwrap(), Answer(503));

@@ -25,7 +25,7 @@ use resilient_http::{
     MetricsSink, Registry, RegistryConfig, RetryConfig, RetryPolicy, error_for_status,
 };
 use support::calls::{assert_rejected_by_forced_open, ms, retrying, secs, status};
-use support::classified::Answer;
+use support::classified::{Answer, answering};
 use support::observed::tight_budget;
 use support::{FaultServer, Reply};
 use tokio::time::Instant;
@@ -302,15 +302,10 @@ async fn an_open_breaker_rejects_without_calling_the_operation() {
 #[tokio::test(start_paused = true)]
 async fn run_classified_retries_an_ok_value_that_classifies_as_a_retryable_failure() {
     let site = site(retrying(5));
-    let mut answers = [Answer(503), Answer(502), Answer(200)].into_iter();
     let mut attempts = 0;
 
-    let result: Result<Answer, Error> = site
-        .run_classified(|| {
-            attempts += 1;
-            let answer = answers.next().expect("no more than three attempts");
-            async move { Ok(answer) }
-        })
+    let result = site
+        .run_classified(answering([503, 502, 200], &mut attempts))
         .await;
 
     assert_eq!(result.unwrap(), Answer(200));
@@ -322,11 +317,8 @@ async fn run_classified_returns_the_last_failed_value_as_ok_when_retries_stop() 
     let site = site(retrying(3));
     let mut attempts = 0;
 
-    let result: Result<Answer, Error> = site
-        .run_classified(|| {
-            attempts += 1;
-            async { Ok(Answer(503)) }
-        })
+    let result = site
+        .run_classified(answering([503; 3], &mut attempts))
         .await;
 
     assert_eq!(result.unwrap(), Answer(503));
