@@ -14,19 +14,20 @@
 //! It is a binary of its own so that its second call site of each wrapper does not change how
 //! the compiler inlines the first one, in `peers.rs` and `overhead.rs`.
 
+#[path = "support/call_site.rs"]
+mod call_site;
 #[path = "support/held.rs"]
 mod held;
 
 use std::hint::black_box;
-use std::sync::Arc;
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
 use criterion::{Criterion, criterion_group, criterion_main};
 use recloser::{AsyncRecloser, Recloser};
 use resilient_http::{
-    Breaker, BreakerConfig, BudgetConfig, Call, CallSite, Error, NoopSink, RetryBudget,
-    RetryPolicy, resilient,
+    Breaker, BreakerConfig, BudgetConfig, Call, Error, NoopSink, RetryBudget, RetryPolicy,
+    resilient,
 };
 
 use held::bench_held;
@@ -41,15 +42,7 @@ fn held_success_path(c: &mut Criterion) {
     let policy = RetryPolicy::default();
     let breaker = Breaker::new("held", BreakerConfig::new()).expect("default breaker config");
     let budget = RetryBudget::new("held", BudgetConfig::new()).expect("default budget config");
-    // `ours_call`'s configuration put together once, with a breaker and budget of its own.
-    let site = CallSite::new("held", RetryPolicy::default())
-        .breaker(Arc::new(
-            Breaker::new("held", BreakerConfig::new()).expect("default breaker config"),
-        ))
-        .budget(Arc::new(
-            RetryBudget::new("held", BudgetConfig::new()).expect("default budget config"),
-        ))
-        .sink(Arc::new(NoopSink));
+    let site = call_site::defaults("held");
     let backoff = ExponentialBuilder::default();
     let failsafe_breaker = failsafe::Config::new().build();
     let recloser = AsyncRecloser::from(Recloser::default());

@@ -26,17 +26,18 @@
 //! `Call::run` under the same policy with the same registry's breaker, budget and sink. The
 //! macro should add nothing measurable.
 
+#[path = "support/call_site.rs"]
+mod call_site;
 #[path = "support/one_poll.rs"]
 mod one_poll;
 
 use std::hint::black_box;
-use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use one_poll::bench_ready;
 use resilient_http::{
-    Breaker, BreakerConfig, BudgetConfig, Call, CallSite, Error, InMemorySink, NoopSink, Registry,
+    Breaker, BreakerConfig, BudgetConfig, Call, Error, InMemorySink, NoopSink, Registry,
     RetryBudget, RetryPolicy, WindowConfig, resilient,
 };
 
@@ -86,16 +87,8 @@ fn overhead(c: &mut Criterion) {
             .run(|| async { Ok::<_, Error>(black_box(1u64)) })
     });
 
-    // The same configuration as `full`, put together once: its own breaker and budget, built
-    // as `full`'s are, and the same sink.
-    let site = CallSite::new("bench", RetryPolicy::default())
-        .breaker(Arc::new(
-            Breaker::new("bench", BreakerConfig::new()).expect("default breaker config"),
-        ))
-        .budget(Arc::new(
-            RetryBudget::new("bench", BudgetConfig::new()).expect("default budget config"),
-        ))
-        .sink(Arc::new(NoopSink));
+    // The same configuration as `full`, put together once.
+    let site = call_site::defaults("bench");
     bench_ready(&mut group, "call_site", || {
         black_box(&site).run(|| async { Ok::<_, Error>(black_box(1u64)) })
     });

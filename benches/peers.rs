@@ -39,11 +39,12 @@
 //! async mutex reached only from its boxed future, so it has no shared synchronous path to put
 //! in this loop; it is left out.
 
+#[path = "support/call_site.rs"]
+mod call_site;
 #[path = "support/one_poll.rs"]
 mod one_poll;
 
 use std::hint::black_box;
-use std::sync::Arc;
 use std::sync::{Barrier, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -53,8 +54,8 @@ use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_
 use failsafe::CircuitBreaker as _;
 use recloser::{AsyncRecloser, Recloser};
 use resilient_http::{
-    Breaker, BreakerConfig, BreakerState, BudgetConfig, Call, CallSite, Error, NoopSink,
-    RetryBudget, RetryPolicy, resilient,
+    Breaker, BreakerConfig, BreakerState, BudgetConfig, Call, Error, NoopSink, RetryBudget,
+    RetryPolicy, resilient,
 };
 use tower::{Service, ServiceBuilder, ServiceExt};
 use tower_resilience::circuitbreaker::CircuitBreakerLayer;
@@ -72,15 +73,7 @@ fn success_path(c: &mut Criterion) {
     let policy = RetryPolicy::default();
     let breaker = Breaker::new("peers", BreakerConfig::new()).expect("default breaker config");
     let budget = RetryBudget::new("peers", BudgetConfig::new()).expect("default budget config");
-    // `ours_call`'s configuration put together once, with a breaker and budget of its own.
-    let site = CallSite::new("peers", RetryPolicy::default())
-        .breaker(Arc::new(
-            Breaker::new("peers", BreakerConfig::new()).expect("default breaker config"),
-        ))
-        .budget(Arc::new(
-            RetryBudget::new("peers", BudgetConfig::new()).expect("default budget config"),
-        ))
-        .sink(Arc::new(NoopSink));
+    let site = call_site::defaults("peers");
     let backoff = ExponentialBuilder::default();
     // Retry outside, breaker inside: every attempt asks the breaker, as in `Call::run`.
     let mut tower_service = ServiceBuilder::new()
